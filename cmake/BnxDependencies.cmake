@@ -1,0 +1,35 @@
+# Finds bnx's dependencies as imported targets, and decides in this one place whether CUDA/NCCL are on.
+find_package(Torch REQUIRED)
+find_package(MPI REQUIRED COMPONENTS CXX)
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+find_package(yaml-cpp REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(Threads REQUIRED)
+
+# Debian's TorchConfig exposes a plain list; wrap it in one imported target for the rest of the build.
+add_library(bnx_torch INTERFACE)
+target_link_libraries(bnx_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(bnx_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+target_compile_options(bnx_torch INTERFACE ${TORCH_CXX_FLAGS})
+
+# CUDA (and with it NCCL) is on exactly when the LibTorch found was built with CUDA.
+set(BNX_WITH_CUDA OFF)
+if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+  set(BNX_WITH_CUDA ON)
+endif()
+set(BNX_NCCL_INCLUDE_DIR "" CACHE PATH "Directory with nccl.h (found automatically)")
+set(BNX_NCCL_LIBRARY "" CACHE FILEPATH "libnccl (found automatically)")
+find_path(_bnx_nccl_inc nccl.h HINTS ${BNX_NCCL_INCLUDE_DIR} ENV NCCL_HOME ENV CUDA_HOME
+          PATH_SUFFIXES include PATHS /usr/local/cuda)
+find_path(_bnx_cuda_inc cuda_runtime_api.h HINTS ENV CUDA_HOME PATH_SUFFIXES include PATHS /usr/local/cuda)
+find_library(_bnx_nccl_lib nccl HINTS ${BNX_NCCL_LIBRARY} ENV NCCL_HOME ENV CUDA_HOME
+             PATH_SUFFIXES lib lib64 PATHS /usr/local/cuda)
+if(BNX_WITH_CUDA AND NOT _bnx_nccl_lib)
+  # pip wheels ship libnccl.so.2 inside nvidia/nccl; look next to the LibTorch we found.
+  file(GLOB _bnx_nccl_candidates "${TORCH_INSTALL_PREFIX}/../nvidia/nccl/lib/libnccl.so*")
+  list(GET _bnx_nccl_candidates 0 _bnx_nccl_lib)
+  find_path(_bnx_nccl_inc nccl.h PATHS "${TORCH_INSTALL_PREFIX}/../nvidia/nccl/include" NO_DEFAULT_PATH)
+endif()
+message(STATUS "bnx: LibTorch ${Torch_VERSION}, CUDA ${BNX_WITH_CUDA}, nccl.h ${_bnx_nccl_inc}")

@@ -1,0 +1,64 @@
+// Shared model blocks (see layers.h).
+#include "models/layers.h"
+
+#include <cmath>
+
+namespace bnx::models {
+
+SyncBatchNorm make_norm(const ModelOptions& options, int64_t channels) {
+  if (options.norm == Norm::kNone) return SyncBatchNorm(nullptr);
+  TORCH_CHECK(options.norm != Norm::kSync || options.comm, "norm sync needs a communicator");
+  SyncBatchNormOptions bn(channels);
+  bn.eps(options.bn_eps).momentum(options.bn_momentum).group_size(options.bn_group_size);
+  return SyncBatchNorm(bn, options.norm == Norm::kSync ? options.comm : nullptr);
+}
+
+torch::Tensor activate(const torch::Tensor& x, Activation activation) {
+  return activation == Activation::kRelu ? torch::relu(x) : torch::sigmoid(x);
+}
+
+ConvNormActImpl::ConvNormActImpl(const ModelOptions& options, int64_t in, int64_t out, int64_t kernel,
+                                 int64_t stride, int64_t padding, int64_t groups)
+    : activation(options.activation) {
+  const bool has_norm = options.norm != Norm::kNone;
+  conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+                                                       .stride(stride)
+                                                       .padding(padding < 0 ? kernel / 2 : padding)
+                                                       .groups(groups)
+                                                       .bias(!has_norm)));
+  if (has_norm) bn = register_module("bn", make_norm(options, out));
+}
+
+torch::Tensor ConvNormActImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = conv->forward(x);
+  if (bn) y = bn->forward(y);
+  return activate(y, activation);
+}
+
+void init_weights(torch::nn::Module& model, Init init) {
+  torch::NoGradGuard no_grad;
+  for (auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
+      if (init == Init::kKaiming) {
+        torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
+        if (conv->bias.defined()) conv->bias.zero_();
+      } else {
+        // Caffe "xavier": U(-a, a) with a = sqrt(3 / fan_in); GoogLeNet's conv biases are 0.2.
+        const double fan_in = static_cast<double>(conv->weight[0].numel());
+        const double a = std::sqrt(3.0 / fan_in);
+        conv->weight.uniform_(-a, a);
+        if (conv->bias.defined()) conv->bias.fill_(0.2);
+      }
+    } else if (auto* bn = module->as<SyncBatchNormImpl>()) {
+      if (bn->weight.defined()) bn->weight.fill_(1.0);
+      if (bn->bias.defined()) bn->bias.zero_();
+    } else if (auto* linear = module->as<torch::nn::LinearImpl>()) {
+      if (init == Init::kXavier) {
+        torch::nn::init::xavier_uniform_(linear->weight);
+        if (linear->bias.defined()) linear->bias.zero_();
+      }  // kaiming: keep torch's Linear default (as torchvision's fc)
+    }
+  }
+}
+
+}  // namespace bnx::models

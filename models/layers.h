@@ -1,0 +1,30 @@
+// Building blocks shared by the models: the norm factory (none | per-rank | synchronized BN),
+// activations, conv -> BN -> activation, and initializers.
+#pragma once
+
+#include "models/model.h"
+#include "models/sync_batch_norm.h"
+
+namespace bnx::models {
+
+/// The BN layer `options` ask for over `channels` features, or an empty holder for norm none.
+SyncBatchNorm make_norm(const ModelOptions& options, int64_t channels);
+
+torch::Tensor activate(const torch::Tensor& x, Activation activation);
+
+/// conv (bias only without BN) -> BN -> activation; children "conv" and "bn".
+struct ConvNormActImpl : torch::nn::Module {
+  ConvNormActImpl(const ModelOptions& options, int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
+                  int64_t padding = -1, int64_t groups = 1);
+  torch::Tensor forward(const torch::Tensor& x);  // (N, in, H, W) -> (N, out, H', W')
+
+  torch::nn::Conv2d conv{nullptr};
+  SyncBatchNorm bn{nullptr};
+  Activation activation;
+};
+TORCH_MODULE(ConvNormAct);
+
+/// Initializes every Conv2d and Linear of `model` (BN: weight 1, bias 0).
+void init_weights(torch::nn::Module& model, Init init);
+
+}  // namespace bnx::models

@@ -1,0 +1,202 @@
+// SyncBatchNorm forward/backward (see sync_batch_norm.h). The distributed path is a custom
+// autograd function; statistics are accumulated in float64 whatever the input dtype.
+#include "models/sync_batch_norm.h"
+
+#include <torch/custom_class.h>
+
+#include <map>
+#include <utility>
+
+namespace bnx::models {
+namespace {
+
+// Lets the autograd context keep the communicator alive until backward runs.
+struct CommHolder : torch::CustomClassHolder {
+  explicit CommHolder(std::shared_ptr<dist::Communicator> c) : comm(std::move(c)) {}
+  std::shared_ptr<dist::Communicator> comm;
+};
+const auto comm_holder_class = torch::class_<CommHolder>("bnx", "CommHolder");
+
+// Reduction dims and broadcast shape for channel dim 1 of an input of `dim` dims.
+std::vector<int64_t> reduce_dims(int64_t dim) {
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < dim; ++d) dims.push_back(d);
+  return dims;
+}
+std::vector<int64_t> channel_shape(int64_t dim, int64_t c) {
+  std::vector<int64_t> shape(dim, 1);
+  shape[1] = c;
+  return shape;
+}
+
+// Running statistics travel outside the autograd inputs (they may be undefined, and need no grad).
+struct RunningStats {
+  torch::Tensor mean, var;  // (C,) each, or undefined when not tracked
+};
+
+struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> {
+  // x: (N, C, *); weight/bias: (C,) (ones/zeros when not affine).
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
+                               double eps, double momentum, std::shared_ptr<dist::Communicator> comm) {
+    torch::Tensor& running_mean = running.mean;
+    torch::Tensor& running_var = running.var;
+    const int64_t c = x.size(1);
+    const auto dims = reduce_dims(x.dim());
+    const auto shape = channel_shape(x.dim(), c);
+    const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+
+    // Shift by the running mean (identical on all ranks) so sums of squares do not cancel.
+    torch::Tensor shift = running_mean.defined() ? running_mean.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true)
+                                                 : torch::zeros({c}, f64);
+    torch::Tensor centered = x.to(torch::kFloat64) - shift.view(shape);  // (N, C, *) float64
+    torch::Tensor stats = torch::empty({2 * c + 1}, f64);  // [count, sum(C), sum of squares(C)]
+    stats[0] = static_cast<double>(x.numel() / c);
+    stats.narrow(0, 1, c).copy_(centered.sum(dims));
+    stats.narrow(0, 1 + c, c).copy_(centered.square().sum(dims));
+    centered = torch::Tensor();
+    comm->allreduce(stats, dist::ReduceOp::kSum);
+
+    const double count = stats[0].item<double>();
+    if (count <= 1) {
+      dist::fail(*comm, "SyncBatchNorm: expected more than 1 value per channel in the global batch (got " +
+                            std::to_string(static_cast<int64_t>(count)) + ", input " +
+                            c10::str(x.sizes()) + " on this rank)");
+    }
+    torch::Tensor shifted_mean = stats.narrow(0, 1, c) / count;
+    torch::Tensor mean = shift + shifted_mean;                                              // (C,)
+    torch::Tensor var = (stats.narrow(0, 1 + c, c) / count - shifted_mean.square()).clamp_min(0);  // (C,) biased
+
+    if (running_mean.defined()) {
+      torch::NoGradGuard no_grad;
+      running_mean.mul_(1 - momentum).add_(mean.to(running_mean.scalar_type()), momentum);
+      running_var.mul_(1 - momentum).add_((var * (count / (count - 1))).to(running_var.scalar_type()), momentum);
+    }
+
+    torch::Tensor mean_x = mean.to(x.scalar_type());
+    torch::Tensor invstd = (var + eps).rsqrt();  // (C,) float64
+    // The fused inference kernel computes (x - mean) / sqrt(var + eps) * weight + bias.
+    torch::Tensor y = torch::batch_norm(x, weight, bias, mean_x, var.to(x.scalar_type()), false, 0.0, eps, false);
+
+    ctx->save_for_backward({x, weight, mean_x, invstd.to(x.scalar_type())});
+    ctx->saved_data["count"] = count;
+    ctx->saved_data["comm"] = c10::make_intrusive<CommHolder>(std::move(comm));
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];
+    const torch::Tensor& weight = saved[1];
+    const torch::Tensor& mean = saved[2];
+    const torch::Tensor& invstd = saved[3];
+    const double count = ctx->saved_data["count"].toDouble();
+    auto comm = ctx->saved_data["comm"].toCustomClass<CommHolder>()->comm;
+    torch::Tensor dy = grads[0];  // (N, C, *)
+    const int64_t c = x.size(1);
+    const auto dims = reduce_dims(x.dim());
+    const auto shape = channel_shape(x.dim(), c);
+
+    torch::Tensor xmu = x - mean.view(shape);  // (N, C, *)
+    torch::Tensor sums = torch::empty({2 * c}, torch::kFloat64);  // [sum dy(C), sum dy * (x - mean)(C)]
+    sums.narrow(0, 0, c).copy_(dy.sum(dims, false, torch::kFloat64));
+    sums.narrow(0, c, c).copy_((dy * xmu).sum(dims, false, torch::kFloat64));
+    torch::Tensor sum_dy_local = sums.narrow(0, 0, c).to(x.scalar_type(), false, /*copy=*/true);
+    torch::Tensor grad_weight = (sums.narrow(0, c, c).to(x.scalar_type()) * invstd);  // local sum dy * xhat
+    comm->allreduce(sums, dist::ReduceOp::kSum);
+
+    torch::Tensor mean_dy = (sums.narrow(0, 0, c) / count).to(x.scalar_type());         // (C,)
+    torch::Tensor mean_dy_xmu = (sums.narrow(0, c, c) / count).to(x.scalar_type());     // (C,)
+    torch::Tensor scale = weight * invstd;                                              // (C,)
+    // dx = w * invstd * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy * (x - mean)))
+    torch::Tensor dx = (dy - mean_dy.view(shape) - xmu * (invstd.square() * mean_dy_xmu).view(shape)) *
+                       scale.view(shape);
+    return {dx, grad_weight, sum_dy_local, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// One split per (communicator, group size), shared by every layer of a model (splitting is a
+// collective, so it must not happen once per layer).
+std::shared_ptr<dist::Communicator> group_of(const std::shared_ptr<dist::Communicator>& comm, int group_size) {
+  if (!comm) return nullptr;
+  int k = dist::resolve_group_size(*comm, group_size);
+  if (k == comm->size()) return comm;
+  static std::map<std::pair<const dist::Communicator*, int>, std::shared_ptr<dist::Communicator>> cache;
+  auto& group = cache[{comm.get(), k}];
+  if (!group) group = comm->split(k);
+  return group;
+}
+
+}  // namespace
+
+SyncBatchNormImpl::SyncBatchNormImpl(SyncBatchNormOptions options, std::shared_ptr<dist::Communicator> comm)
+    : options_(std::move(options)) {
+  const int64_t c = options_.num_features();
+  TORCH_CHECK(c > 0, "SyncBatchNorm: num_features must be positive, got ", c);
+  TORCH_CHECK(options_.eps() > 0, "SyncBatchNorm: eps must be positive, got ", options_.eps());
+  if (options_.affine()) {
+    weight = register_parameter("weight", torch::ones({c}));
+    bias = register_parameter("bias", torch::zeros({c}));
+  }
+  if (options_.track_running_stats()) {
+    running_mean = register_buffer("running_mean", torch::zeros({c}));
+    running_var = register_buffer("running_var", torch::ones({c}));
+    num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
+  }
+  set_communicator(std::move(comm), options_.group_size());
+}
+
+void SyncBatchNormImpl::set_communicator(std::shared_ptr<dist::Communicator> comm, int group_size) {
+  options_.group_size(group_size);
+  group_ = group_of(comm, group_size);
+  // Forward shifts by the running mean, which must therefore be the same on every rank of the
+  // group: start from the group's average (per-rank statistics may differ before a conversion).
+  if (group_ && group_->size() > 1 && running_mean.defined()) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> stats = {running_mean, running_var};
+    group_->allreduce_coalesced(stats, dist::ReduceOp::kAvg);
+  }
+}
+
+torch::Tensor SyncBatchNormImpl::forward(const torch::Tensor& x) {
+  const int64_t c = options_.num_features();
+  TORCH_CHECK(x.dim() >= 2 && x.dim() <= 4, "SyncBatchNorm: expected 2D, 3D or 4D input (got ", x.dim(), "D)");
+  TORCH_CHECK(x.size(1) == c, "SyncBatchNorm: expected ", c, " channels, got input of shape ", x.sizes());
+
+  double factor = 0.0;
+  if (is_training() && options_.track_running_stats()) {
+    num_batches_tracked.add_(1);
+    factor = options_.momentum() ? *options_.momentum() : 1.0 / num_batches_tracked.item<double>();
+  }
+  const bool use_batch_stats = is_training() || !options_.track_running_stats();
+  // As PyTorch's SyncBatchNorm, statistics are synchronized in training mode only.
+  if (!is_training() || !group_ || group_->size() == 1) {
+    TORCH_CHECK(!use_batch_stats || x.numel() / c > 1,
+                "SyncBatchNorm: expected more than 1 value per channel when training (got input ", x.sizes(), ")");
+    return torch::batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, factor,
+                             options_.eps(), false);
+  }
+  torch::Tensor w = weight.defined() ? weight : torch::ones({c}, x.options());
+  torch::Tensor b = bias.defined() ? bias : torch::zeros({c}, x.options());
+  return SyncBatchNormFunction::apply(x, w, b, RunningStats{running_mean, running_var}, options_.eps(), factor,
+                                     group_);
+}
+
+void SyncBatchNormImpl::pretty_print(std::ostream& stream) const {
+  stream << "bnx::SyncBatchNorm(" << options_.num_features() << ", eps=" << options_.eps()
+         << ", group=" << (group_ ? std::to_string(group_->size()) + " ranks" : std::string("local")) << ")";
+}
+
+int convert_sync_batchnorm(torch::nn::Module& model, const std::shared_ptr<dist::Communicator>& comm,
+                           int group_size) {
+  std::vector<SyncBatchNormImpl*> layers;
+  if (auto* self = model.as<SyncBatchNormImpl>()) layers.push_back(self);
+  for (auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* bn = module->as<SyncBatchNormImpl>()) layers.push_back(bn);
+  }
+  for (auto* bn : layers) bn->set_communicator(comm, group_size);
+  return static_cast<int>(layers.size());
+}
+
+}  // namespace bnx::models

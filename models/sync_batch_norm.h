@@ -1,0 +1,64 @@
+// SyncBatchNorm: batch normalization whose training statistics are those of the global
+// mini-batch over a group of ranks (Ioffe & Szegedy 2015, Algorithm 1 with the mini-batch being
+// the union of every rank's shard). Forward sends one allreduce of 2C+1 float64 values (count,
+// per-channel sums and sums of squares, shifted by the running mean for stability), backward one
+// of 2C values (sum of dy, sum of dy * (x - mean)); neither grows with the number of ranks.
+// Without a communicator, or with a group of one rank, it computes exactly what
+// torch::nn::BatchNorm{1,2}d computes (it calls the same ATen kernel), so the "batch" (per-rank)
+// and "sync" norms of bnx share one module type and one state-dict layout.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+
+#include "dist/communicator.h"
+
+namespace bnx::models {
+
+struct SyncBatchNormOptions {
+  /* implicit */ SyncBatchNormOptions(int64_t num_features) : num_features_(num_features) {}
+  TORCH_ARG(int64_t, num_features);
+  TORCH_ARG(double, eps) = 1e-5;
+  /// Running-statistics momentum; nullopt = cumulative moving average (as PyTorch's None).
+  TORCH_ARG(std::optional<double>, momentum) = 0.1;
+  TORCH_ARG(bool, affine) = true;
+  TORCH_ARG(bool, track_running_stats) = true;
+  /// Ranks per statistics group: 0 = all ranks of the communicator, k = groups of k consecutive ranks.
+  TORCH_ARG(int, group_size) = 0;
+};
+
+class SyncBatchNormImpl : public torch::nn::Module {
+ public:
+  /// `comm` null = per-rank batch norm.
+  explicit SyncBatchNormImpl(SyncBatchNormOptions options, std::shared_ptr<dist::Communicator> comm = nullptr);
+
+  /// x: (N, C), (N, C, L) or (N, C, H, W), any memory format. N may be 0 on some ranks in training.
+  torch::Tensor forward(const torch::Tensor& x);
+
+  /// Synchronizes statistics over `comm` split into groups of `group_size` consecutive ranks
+  /// (0 = all; nullptr comm = per-rank). Collective: call it on every rank. The running
+  /// statistics become their average over the group (they must agree across the group).
+  void set_communicator(std::shared_ptr<dist::Communicator> comm, int group_size);
+  /// The communicator statistics are reduced over (nullptr when local).
+  const std::shared_ptr<dist::Communicator>& group() const { return group_; }
+  const SyncBatchNormOptions& options() const { return options_; }
+  void pretty_print(std::ostream& stream) const override;
+
+  torch::Tensor weight, bias;                                   // (C,) when affine
+  torch::Tensor running_mean, running_var, num_batches_tracked;  // (C,), (C,), () int64
+
+ private:
+  SyncBatchNormOptions options_;
+  std::shared_ptr<dist::Communicator> group_;
+};
+TORCH_MODULE(SyncBatchNorm);
+
+/// Puts every SyncBatchNorm of `model` into synchronized mode over `comm` (groups of `group_size`,
+/// 0 = all), keeping parameters and running statistics; `comm` null makes them per-rank again.
+/// Returns the number of layers switched.
+int convert_sync_batchnorm(torch::nn::Module& model, const std::shared_ptr<dist::Communicator>& comm,
+                           int group_size = 0);
+
+}  // namespace bnx::models

@@ -1,0 +1,168 @@
+// Models: torchvision parameter counts and ResNet-50 state_dict keys, BN-Inception's Figure 5
+// depths and parameter count, output shapes, norm/activation options, forward + backward.
+#include <fstream>
+
+#include "models/bn_inception.h"
+#include "models/registry.h"
+#include "models/sync_batch_norm.h"
+#include "tests/test_support.h"
+
+namespace bnx::models {
+namespace {
+
+ModelOptions options_for(const std::string& name) {
+  ModelOptions o;
+  o.name = name;
+  return o;
+}
+
+TEST(Models, ResNetParameterCountsEqualTorchvision) {
+  const std::vector<std::pair<std::string, int64_t>> expected = {{"resnet18", 11689512},
+                                                                 {"resnet34", 21797672},
+                                                                 {"resnet50", 25557032},
+                                                                 {"resnet101", 44549160},
+                                                                 {"resnet152", 60192808}};
+  for (const auto& [name, count] : expected) {
+    EXPECT_EQ(parameter_count(*make_model(options_for(name), 224)), count) << name;
+  }
+}
+
+TEST(Models, ResNet50StateDictKeysEqualTorchvision) {
+  std::ifstream in(test::test_data("resnet50_state_dict_keys.txt"));
+  ASSERT_TRUE(in.good());
+  std::vector<std::string> expected;
+  for (std::string line; std::getline(in, line);) expected.push_back(line);
+  ASSERT_EQ(expected.size(), 320u);
+  std::vector<std::string> keys;
+  for (const auto& entry : state_dict(*make_model(options_for("resnet50"), 224))) keys.push_back(entry.first);
+  EXPECT_EQ(keys, expected);
+}
+
+TEST(Models, BNInceptionFollowsFigure5FilterCounts) {
+  // Output depths of 3a..5b from the table's filter counts (4c/4d/4e differ from the printed 576/1024).
+  const std::vector<int64_t> depths = {256, 320, 576, 576, 576, 608, 608, 1056, 1024, 1024};
+  ModelOptions o = options_for("bn_inception");
+  int64_t in = 192;
+  for (size_t i = 0; i < detail::inception_table().size(); ++i) {
+    detail::InceptionModule m(o, in, detail::inception_table()[i]);
+    EXPECT_EQ(m->out_channels, depths[i]) << detail::inception_table()[i].name;
+    in = m->out_channels;
+  }
+  // Separable stem: 11,278,528 parameters with 1000 classes (counted by hand from the table:
+  // convs without bias + BN gamma/beta + fc). The paper states 13.6M; the table does not explain
+  // the difference (see docs/models.md).
+  const int64_t separable = 11278528;
+  EXPECT_EQ(parameter_count(*make_model(o, 224)), separable);
+  o.separable_stem = false;  // a plain 7x7 conv to 64 instead of depthwise (3*8*49) + pointwise (24*64 + BN)
+  EXPECT_EQ(parameter_count(*make_model(o, 224)), separable - 3 * 8 * 49 - 24 * 64 + 7 * 7 * 3 * 64);
+}
+
+TEST(Models, OutputShapesAt224AndSmallInputs) {
+  for (const std::string name : {"bn_inception", "resnet18", "resnet50"}) {
+    auto model = make_model(options_for(name), 224);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    EXPECT_EQ(model->forward(torch::randn({2, 3, 224, 224})).sizes(), torch::IntArrayRef({2, 1000})) << name;
+    ModelOptions small = options_for(name);
+    small.small_input = true;
+    small.in_channels = 1;
+    small.num_classes = 10;
+    small.width = 0.25;
+    auto m = make_model(small, 28);
+    m->eval();
+    for (int64_t size : {28, 32, 64}) {
+      EXPECT_EQ(m->forward(torch::randn({2, 1, size, size})).sizes(), torch::IntArrayRef({2, 10})) << name;
+    }
+  }
+  ModelOptions mlp = options_for("mlp");
+  mlp.in_channels = 1;
+  mlp.num_classes = 10;
+  EXPECT_EQ(make_model(mlp, 28)->forward(torch::randn({5, 1, 28, 28})).sizes(), torch::IntArrayRef({5, 10}));
+  // BN before each sigmoid: linear layers without bias, gamma and beta per unit.
+  EXPECT_EQ(parameter_count(*make_model(mlp, 28)), 784 * 100 + 200 + 2 * (100 * 100 + 200) + 100 * 10 + 10);
+  mlp.norm = Norm::kNone;
+  EXPECT_EQ(parameter_count(*make_model(mlp, 28)), 784 * 100 + 100 + 2 * (100 * 100 + 100) + 100 * 10 + 10);
+}
+
+int count_norms(torch::nn::Module& m, bool synchronized) {
+  int n = 0;
+  for (auto& module : m.modules()) {
+    if (auto* bn = module->as<SyncBatchNormImpl>()) n += (bn->group() != nullptr) == synchronized;
+    EXPECT_EQ(module->as<torch::nn::BatchNorm2dImpl>(), nullptr);
+  }
+  return n;
+}
+
+TEST(Models, NormOptionSelectsTheBatchNormKind) {
+  for (const std::string name : {"bn_inception", "resnet18", "mlp"}) {
+    ModelOptions o = options_for(name);
+    o.norm = Norm::kNone;
+    auto none = make_model(o, 32);
+    EXPECT_EQ(count_norms(*none, false) + count_norms(*none, true), 0) << name;
+    o.norm = Norm::kSync;
+    o.comm = dist::make_local_communicator();
+    auto sync = make_model(o, 32);
+    EXPECT_GT(count_norms(*sync, true), 0) << name;
+    EXPECT_EQ(count_norms(*sync, false), 0) << name;
+    o.norm = Norm::kBatch;
+    EXPECT_GT(count_norms(*make_model(o, 32), false), 0) << name;
+  }
+}
+
+TEST(Models, ActivationSwitchAndBackward) {
+  for (const std::string name : {"bn_inception", "resnet18", "mlp"}) {
+    ModelOptions o = options_for(name);
+    o.small_input = true;
+    o.in_channels = 1;
+    o.num_classes = 10;
+    o.width = 0.25;
+    torch::manual_seed(0);
+    auto relu = make_model(o, 28);
+    o.activation = Activation::kSigmoid;
+    torch::manual_seed(0);
+    auto sigmoid = make_model(o, 28);
+    torch::Tensor x = torch::randn({4, 1, 28, 28});
+    torch::Tensor a = relu->forward(x), b = sigmoid->forward(x);
+    EXPECT_FALSE(torch::allclose(a, b)) << name;  // same weights, different nonlinearity
+    b.sum().backward();
+    for (auto& p : sigmoid->named_parameters()) {
+      ASSERT_TRUE(p.value().grad().defined()) << name << " " << p.key();
+    }
+  }
+}
+
+TEST(Models, InceptionBaselineHasBiasLrnDropout) {
+  ModelOptions o = options_for("bn_inception");
+  o.norm = Norm::kNone;
+  o.lrn = true;
+  o.dropout = 0.4;
+  o.init = Init::kXavier;
+  auto model = make_model(o, 224);
+  int lrn = 0, dropout = 0;
+  for (auto& m : model->modules()) {
+    lrn += m->as<torch::nn::LocalResponseNormImpl>() != nullptr;
+    dropout += m->as<torch::nn::DropoutImpl>() != nullptr;
+    if (auto* conv = m->as<torch::nn::Conv2dImpl>()) {
+      if (conv->options.groups() == 1) {
+        EXPECT_TRUE(conv->bias.defined());
+      }
+    }
+  }
+  EXPECT_EQ(lrn, 2);
+  EXPECT_EQ(dropout, 1);
+}
+
+TEST(Models, UnknownNameListsValidOnes) {
+  try {
+    make_model(options_for("resnet99"), 224);
+    FAIL();
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("unknown model 'resnet99'"), std::string::npos) << what;
+    EXPECT_NE(what.find("bn_inception"), std::string::npos) << what;
+    EXPECT_NE(what.find("resnet152"), std::string::npos) << what;
+  }
+}
+
+}  // namespace
+}  // namespace bnx::models

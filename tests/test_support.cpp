@@ -1,0 +1,40 @@
+// Shared test helpers (see test_support.h).
+#include "tests/test_support.h"
+
+#include <sstream>
+
+namespace bnx::test {
+namespace {
+std::shared_ptr<dist::Communicator>& world_slot() {
+  static std::shared_ptr<dist::Communicator> comm;
+  return comm;
+}
+}  // namespace
+
+std::shared_ptr<dist::Communicator> world() {
+  if (!world_slot()) world_slot() = dist::make_local_communicator();
+  return world_slot();
+}
+void set_world(std::shared_ptr<dist::Communicator> comm) { world_slot() = std::move(comm); }
+
+::testing::AssertionResult all_close(const torch::Tensor& a, const torch::Tensor& b, double rtol, double atol) {
+  if (!a.defined() || !b.defined()) return ::testing::AssertionFailure() << "undefined tensor";
+  if (a.sizes() != b.sizes()) {
+    return ::testing::AssertionFailure() << "shape " << a.sizes() << " vs " << b.sizes();
+  }
+  if (a.numel() == 0) return ::testing::AssertionSuccess();
+  auto x = a.to(torch::kFloat64), y = b.to(torch::kFloat64);
+  auto ratio = (x - y).abs() / (atol + rtol * y.abs());
+  auto worst = ratio.flatten().argmax().item<int64_t>();
+  double r = ratio.flatten()[worst].item<double>();
+  if (r <= 1.0 && !std::isnan(r)) return ::testing::AssertionSuccess();
+  std::ostringstream out;
+  out.precision(17);
+  out << "element " << worst << ": " << x.flatten()[worst].item<double>() << " vs "
+      << y.flatten()[worst].item<double>() << " (|diff| / (atol + rtol|b|) = " << r << ")";
+  return ::testing::AssertionFailure() << out.str();
+}
+
+std::string test_data(const std::string& name) { return std::string(BNX_TEST_DATA) + "/" + name; }
+
+}  // namespace bnx::test
