@@ -1,0 +1,240 @@
+// Transforms (see transforms.h).
+#include "data/transforms.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "data/dataset.h"
+
+namespace bnx::data {
+
+CropBox random_resized_crop_box(int height, int width, Rng& rng, const TransformOptions& o) {
+  const double area = static_cast<double>(height) * width;
+  const double log_lo = std::log(o.min_aspect), log_hi = std::log(o.max_aspect);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * rng.uniform(o.min_area, o.max_area);
+    const double aspect = std::exp(rng.uniform(log_lo, log_hi));
+    const int w = static_cast<int>(std::lround(std::sqrt(target * aspect)));
+    const int h = static_cast<int>(std::lround(std::sqrt(target / aspect)));
+    if (w > 0 && h > 0 && w <= width && h <= height) {
+      const int y = static_cast<int>(rng.below(height - h + 1));
+      const int x = static_cast<int>(rng.below(width - w + 1));
+      return {x, y, w, h};
+    }
+  }
+  // Fallback: the whole image, with its aspect ratio clamped to the range, centered.
+  const double ratio = static_cast<double>(width) / height;
+  int w = width, h = height;
+  if (ratio < o.min_aspect) {
+    h = std::max(1, static_cast<int>(std::lround(w / o.min_aspect)));
+  } else if (ratio > o.max_aspect) {
+    w = std::max(1, static_cast<int>(std::lround(h * o.max_aspect)));
+  }
+  w = std::min(w, width);
+  h = std::min(h, height);
+  return {(width - w) / 2, (height - h) / 2, w, h};
+}
+
+CropBox center_crop_box(int height, int width, int64_t resize, int64_t crop) {
+  // The short side maps to `resize`; a crop of `crop` output pixels is crop * short / resize input pixels.
+  const double scale = static_cast<double>(std::min(height, width)) / static_cast<double>(resize);
+  const int w = std::clamp(static_cast<int>(std::lround(crop * scale)), 1, width);
+  const int h = std::clamp(static_cast<int>(std::lround(crop * scale)), 1, height);
+  return {(width - w) / 2, (height - h) / 2, w, h};
+}
+
+bool jpeg_size(const std::vector<uint8_t>& b, int& width, int& height) {
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
+  size_t i = 2;
+  while (i + 9 < b.size()) {
+    if (b[i] != 0xFF) return false;
+    const uint8_t marker = b[i + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    const size_t length = (size_t(b[i + 2]) << 8) | b[i + 3];
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof) {
+      height = (b[i + 5] << 8) | b[i + 6];
+      width = (b[i + 7] << 8) | b[i + 8];
+      return width > 0 && height > 0;
+    }
+    if (marker == 0xD9 || marker == 0xDA || length < 2) return false;
+    i += 2 + length;
+  }
+  return false;
+}
+
+Transform::Transform(TransformOptions options, bool train, int64_t channels)
+    : options_(std::move(options)), train_(train), channels_(channels) {
+  if (channels_ != 1 && channels_ != 3) throw DataError("transform: channels must be 1 or 3");
+  if (options_.mean.size() != static_cast<size_t>(channels_) || options_.std.size() != static_cast<size_t>(channels_)) {
+    throw DataError("transform: mean and std need " + std::to_string(channels_) + " values for " +
+                    std::to_string(channels_) + "-channel images");
+  }
+  if (options_.crop_size < 1 || options_.resize < 1) throw DataError("transform: crop and resize sizes must be >= 1");
+}
+
+CropBox Transform::choose_box(int height, int width, Rng& rng) const {
+  if (!train_) return center_crop_box(height, width, options_.resize, options_.crop_size);
+  if (options_.random_resized_crop) return random_resized_crop_box(height, width, rng, options_);
+  // Pad-and-crop: a crop_size window over the image padded by `pad` (may extend past the edges).
+  const int s = static_cast<int>(options_.crop_size), pad = static_cast<int>(options_.pad);
+  const int x = static_cast<int>(rng.below(std::max(0, width + 2 * pad - s) + 1)) - pad;
+  const int y = static_cast<int>(rng.below(std::max(0, height + 2 * pad - s) + 1)) - pad;
+  return {x, y, s, s};
+}
+
+void Transform::apply(const cv::Mat& image, Rng& rng, void* out, bool out_uint8) const {
+  if (image.empty()) throw DataError("transform: empty image");
+  finish(image, choose_box(image.rows, image.cols, rng), rng, out, out_uint8);
+}
+
+void Transform::apply_encoded(const std::vector<uint8_t>& bytes, const std::string& name, Rng& rng, void* out,
+                              bool out_uint8) const {
+  const int color = channels_ == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE;
+  const int s = static_cast<int>(options_.crop_size);
+  // Largest reduction r in {8, 4, 2} that keeps the crop at least the output size.
+  auto reduction = [&](const CropBox& box) {
+    if (!options_.reduced_decode) return 1;
+    for (int r : {8, 4, 2}) {
+      if (box.width / r >= s && box.height / r >= s) return r;
+    }
+    return 1;
+  };
+  auto flags = [&](int r) -> int {
+    if (r == 1) return color;
+    const bool rgb = channels_ == 3;
+    return r == 2 ? (rgb ? cv::IMREAD_REDUCED_COLOR_2 : cv::IMREAD_REDUCED_GRAYSCALE_2)
+                  : r == 4 ? (rgb ? cv::IMREAD_REDUCED_COLOR_4 : cv::IMREAD_REDUCED_GRAYSCALE_4)
+                           : (rgb ? cv::IMREAD_REDUCED_COLOR_8 : cv::IMREAD_REDUCED_GRAYSCALE_8);
+  };
+  auto decode = [&](int r) {
+    cv::Mat m = cv::imdecode(bytes, flags(r));  // applies EXIF orientation
+    if (m.empty()) throw DataError(name + ": cannot decode image");
+    return m;
+  };
+
+  int width = 0, height = 0;
+  cv::Mat image;
+  int r = 1;
+  CropBox box;
+  if (jpeg_size(bytes, width, height)) {
+    const Rng start = rng;
+    box = choose_box(height, width, rng);
+    r = reduction(box);
+    image = decode(r);
+    // EXIF rotation by 90 degrees swaps the sides the header gave: redo the box for the real
+    // orientation with the same random stream.
+    const int expect_w = (width + r - 1) / r, expect_h = (height + r - 1) / r;
+    if (width != height && image.cols == expect_h && image.rows == expect_w && expect_w != expect_h) {
+      std::swap(width, height);
+      rng = start;
+      box = choose_box(height, width, rng);
+      int r2 = reduction(box);
+      if (r2 != r) image = decode(r = r2);
+    }
+  } else {
+    image = decode(1);
+    box = choose_box(image.rows, image.cols, rng);
+  }
+  if (r > 1) {
+    // Box in reduced coordinates, kept inside the decoded image.
+    box.x /= r;
+    box.y /= r;
+    box.width = std::max(1, std::min(box.width / r, image.cols - box.x));
+    box.height = std::max(1, std::min(box.height / r, image.rows - box.y));
+  }
+  if (channels_ == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
+  finish(image, box, rng, out, out_uint8);
+}
+
+void Transform::finish(const cv::Mat& image, const CropBox& box, Rng& rng, void* out, bool out_uint8) const {
+  const int s = static_cast<int>(options_.crop_size);
+  cv::Mat source = image;
+  if (source.channels() != channels_) {
+    cv::cvtColor(source, source, channels_ == 3 ? cv::COLOR_GRAY2RGB : cv::COLOR_RGB2GRAY);
+  }
+  // Crop (zero outside the image for pad-and-crop), then resize to s x s.
+  cv::Mat crop;
+  const cv::Rect inside = cv::Rect(box.x, box.y, box.width, box.height) & cv::Rect(0, 0, source.cols, source.rows);
+  if (inside.width == box.width && inside.height == box.height) {
+    crop = source(inside);
+  } else {
+    crop = cv::Mat::zeros(box.height, box.width, source.type());
+    if (inside.area() > 0) source(inside).copyTo(crop(cv::Rect(inside.x - box.x, inside.y - box.y, inside.width, inside.height)));
+  }
+  cv::Mat resized;
+  if (crop.cols == s && crop.rows == s) {
+    resized = crop;
+  } else {
+    // Area averaging when shrinking (close to PIL's antialiased bilinear), bilinear when enlarging.
+    const bool shrink = crop.cols > s && crop.rows > s;
+    cv::resize(crop, resized, cv::Size(s, s), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  }
+  const bool flip = train_ && options_.flip && rng.uniform() < 0.5;
+
+  const int c = static_cast<int>(channels_);
+  cv::Mat pixels;  // (s, s, c) float in [0, 1] when distorting, else uint8
+  if (train_ && options_.photometric) {
+    resized.convertTo(pixels, CV_32F, 1.0 / 255.0);
+    const float b = static_cast<float>(rng.uniform(1 - options_.brightness, 1 + options_.brightness));
+    const float k = static_cast<float>(rng.uniform(1 - options_.contrast, 1 + options_.contrast));
+    const float sat = static_cast<float>(rng.uniform(1 - options_.saturation, 1 + options_.saturation));
+    // AlexNet PCA lighting: eigenvalues/vectors of ImageNet RGB covariance.
+    const float eigval[3] = {0.2175f, 0.0188f, 0.0045f};
+    const float eigvec[3][3] = {{-0.5675f, 0.7192f, 0.4009f}, {-0.5808f, -0.0045f, -0.8140f}, {-0.5836f, -0.6948f, 0.4203f}};
+    float alpha[3], shift[3] = {0, 0, 0};
+    for (float& a : alpha) a = static_cast<float>(rng.normal() * options_.lighting);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) shift[i] += eigvec[i][j] * alpha[j] * eigval[j];
+    pixels *= b;
+    cv::Mat gray;
+    if (c == 3) {
+      cv::cvtColor(pixels, gray, cv::COLOR_RGB2GRAY);
+    } else {
+      gray = pixels;
+    }
+    const double mean_gray = cv::mean(gray)[0];
+    pixels = pixels * k + (1 - k) * mean_gray;
+    if (c == 3) {
+      cv::cvtColor(pixels, gray, cv::COLOR_RGB2GRAY);
+      cv::Mat gray3;
+      cv::cvtColor(gray, gray3, cv::COLOR_GRAY2RGB);
+      pixels = pixels * sat + gray3 * (1 - sat);
+      pixels += cv::Scalar(shift[0], shift[1], shift[2]);
+    }
+    cv::min(cv::max(pixels, 0.0), 1.0, pixels);
+  } else {
+    pixels = resized;
+  }
+
+  // HWC -> CHW, flip, normalize in one pass.
+  const bool is_float = pixels.depth() == CV_32F;
+  float scale[3], offset[3];
+  for (int ch = 0; ch < c; ++ch) {
+    scale[ch] = static_cast<float>((is_float ? 1.0 : 1.0 / 255.0) / options_.std[ch]);
+    offset[ch] = static_cast<float>(-options_.mean[ch] / options_.std[ch]);
+  }
+  for (int y = 0; y < s; ++y) {
+    for (int x = 0; x < s; ++x) {
+      const int sx = flip ? s - 1 - x : x;
+      for (int ch = 0; ch < c; ++ch) {
+        const size_t at = (static_cast<size_t>(ch) * s + y) * s + x;
+        if (out_uint8) {
+          static_cast<uint8_t*>(out)[at] =
+              is_float ? cv::saturate_cast<uint8_t>(pixels.ptr<float>(y)[sx * c + ch] * 255.0f) : pixels.ptr<uint8_t>(y)[sx * c + ch];
+        } else {
+          const float v = is_float ? pixels.ptr<float>(y)[sx * c + ch] : pixels.ptr<uint8_t>(y)[sx * c + ch];
+          static_cast<float*>(out)[at] = v * scale[ch] + offset[ch];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace bnx::data

@@ -1,0 +1,389 @@
+// data/: IDX parsing (the Debian Fashion-MNIST files and every malformed case), transforms on
+// images with known pixels, crop boxes over many seeds and odd sizes, the distributed sampler,
+// the loader's determinism across threads and ranks, decode failures, and the IDX -> ImageFolder
+// conversion.
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "data/convert.h"
+#include "data/idx.h"
+#include "data/image_folder.h"
+#include "data/loader.h"
+#include "data/sampler.h"
+#include "data/synthetic.h"
+#include "tests/test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace bnx::data {
+namespace {
+
+const std::string kFashion = "/usr/share/datasets/fashion-mnist";
+
+fs::path temp_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("bnx_data_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+std::vector<uint8_t> idx_header(uint32_t magic, std::vector<uint32_t> dims) {
+  std::vector<uint8_t> b;
+  auto put = [&](uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
+  };
+  put(magic);
+  for (auto d : dims) put(d);
+  return b;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Idx, DebianFashionMnistParses) {
+  auto train = IdxDataset::from_folder(kFashion, true);
+  auto test = IdxDataset::from_folder(kFashion, false);
+  EXPECT_EQ(train->images().sizes(), torch::IntArrayRef({60000, 28, 28}));
+  EXPECT_EQ(test->images().sizes(), torch::IntArrayRef({10000, 28, 28}));
+  EXPECT_EQ(train->labels().min().item<int64_t>(), 0);
+  EXPECT_EQ(train->labels().max().item<int64_t>(), 9);
+  EXPECT_EQ(train->num_classes(), 10);
+  // Balanced: 6000 per class in train, 1000 in test.
+  EXPECT_TRUE(torch::equal(torch::bincount(train->labels()), torch::full({10}, 6000, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(torch::bincount(test->labels()), torch::full({10}, 1000, torch::kInt64)));
+  Sample s = test->load(0);
+  EXPECT_EQ(s.image.rows, 28);
+  EXPECT_EQ(s.label, test->labels()[0].item<int64_t>());
+}
+
+TEST(Idx, MalformedFilesNameFileAndProblem) {
+  fs::path dir = temp_dir("idx");
+  auto images_ok = idx_header(0x803, {2, 2, 2});
+  images_ok.insert(images_ok.end(), 8, 7);
+  auto labels_ok = idx_header(0x801, {2});
+  labels_ok.insert(labels_ok.end(), {1, 2});
+  write_bytes(dir / "img", images_ok);
+  write_bytes(dir / "lab", labels_ok);
+  EXPECT_EQ(IdxDataset((dir / "img").string(), (dir / "lab").string()).size(), 2);
+
+  auto bad_magic = images_ok;
+  bad_magic[3] = 0x01;
+  write_bytes(dir / "bad_magic", bad_magic);
+  auto msg = error_of([&] { read_idx_images((dir / "bad_magic").string()); });
+  EXPECT_NE(msg.find("bad_magic: bad magic 0x00000801"), std::string::npos) << msg;
+
+  auto truncated = images_ok;
+  truncated.resize(truncated.size() - 3);
+  write_bytes(dir / "truncated", truncated);
+  msg = error_of([&] { read_idx_images((dir / "truncated").string()); });
+  EXPECT_NE(msg.find("truncated: truncated: header declares 8 bytes of data, file has 5"), std::string::npos) << msg;
+
+  auto zero_dims = idx_header(0x803, {2, 0, 2});
+  write_bytes(dir / "zero_dims", zero_dims);
+  msg = error_of([&] { read_idx_images((dir / "zero_dims").string()); });
+  EXPECT_NE(msg.find("zero_dims: zero image dimensions"), std::string::npos) << msg;
+
+  auto short_header = idx_header(0x803, {2});
+  write_bytes(dir / "short_header", short_header);
+  msg = error_of([&] { read_idx_images((dir / "short_header").string()); });
+  EXPECT_NE(msg.find("short_header: truncated header"), std::string::npos) << msg;
+
+  auto three_labels = idx_header(0x801, {3});
+  three_labels.insert(three_labels.end(), {0, 1, 2});
+  write_bytes(dir / "three_labels", three_labels);
+  msg = error_of([&] { IdxDataset((dir / "img").string(), (dir / "three_labels").string()); });
+  EXPECT_NE(msg.find("has 2 images but"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("three_labels has 3 labels"), std::string::npos) << msg;
+
+  msg = error_of([&] { IdxDataset::from_folder((dir / "nowhere").string(), true); });
+  EXPECT_NE(msg.find("nowhere/train-"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("-ubyte[.gz]: not found"), std::string::npos) << msg;
+  fs::remove_all(dir);
+}
+
+TEST(Transforms, CropBoxesStayInsideOverManySeedsAndOddSizes) {
+  TransformOptions o;
+  const std::vector<std::pair<int, int>> sizes = {{1, 1}, {1, 1000}, {1000, 1}, {5000, 3}, {3, 5000}, {375, 500}, {7, 9}};
+  for (auto [h, w] : sizes) {
+    for (uint64_t seed = 0; seed < 3000; ++seed) {
+      Rng rng({seed});
+      CropBox b = random_resized_crop_box(h, w, rng, o);
+      ASSERT_GE(b.x, 0);
+      ASSERT_GE(b.y, 0);
+      ASSERT_GE(b.width, 1);
+      ASSERT_GE(b.height, 1);
+      ASSERT_LE(b.x + b.width, w) << h << "x" << w << " seed " << seed;
+      ASSERT_LE(b.y + b.height, h) << h << "x" << w << " seed " << seed;
+    }
+  }
+  // Area and aspect ranges hold when the first try fits (large square image).
+  for (uint64_t seed = 0; seed < 1000; ++seed) {
+    Rng rng({seed});
+    CropBox b = random_resized_crop_box(1000, 1000, rng, o);
+    double area = double(b.width) * b.height / 1e6, aspect = double(b.width) / b.height;
+    EXPECT_GE(area, 0.079);
+    EXPECT_LE(area, 1.0);
+    EXPECT_GE(aspect, 0.74);
+    EXPECT_LE(aspect, 1.34);
+  }
+  // Fallback of a very wide image: ratio clamped to 4/3, centered.
+  Rng rng({1});
+  CropBox wide = random_resized_crop_box(3, 5000, rng, o);
+  EXPECT_EQ(wide.height, 3);
+  EXPECT_EQ(wide.width, 4);
+  EXPECT_EQ(wide.x, (5000 - 4) / 2);
+  CropBox c = center_crop_box(375, 500, 256, 224);  // short side 375 -> 256: crop 224 * 375/256 = 328
+  EXPECT_EQ(c.width, 328);
+  EXPECT_EQ(c.height, 328);
+  EXPECT_EQ(c.x, (500 - 328) / 2);
+  EXPECT_EQ(c.y, (375 - 328) / 2);
+}
+
+cv::Mat gradient_image(int h, int w) {  // RGB: R = x, G = y, B = 100
+  cv::Mat m(h, w, CV_8UC3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) m.at<cv::Vec3b>(y, x) = cv::Vec3b(x, y, 100);
+  return m;
+}
+
+TEST(Transforms, EvalNormalizesKnownPixels) {
+  TransformOptions o;
+  o.crop_size = 8;
+  o.resize = 8;
+  Transform t(o, false, 3);
+  torch::Tensor out = torch::empty({3, 8, 8});
+  Rng rng({0});
+  t.apply(gradient_image(8, 8), rng, out.data_ptr());
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 8; ++x) {
+      EXPECT_NEAR(out[0][y][x].item<float>(), (x / 255.0 - 0.485) / 0.229, 1e-5);
+      EXPECT_NEAR(out[1][y][x].item<float>(), (y / 255.0 - 0.456) / 0.224, 1e-5);
+      EXPECT_NEAR(out[2][y][x].item<float>(), (100 / 255.0 - 0.406) / 0.225, 1e-5);
+    }
+  }
+  // uint8 output keeps the raw pixels in CHW.
+  torch::Tensor raw = torch::empty({3, 8, 8}, torch::kUInt8);
+  t.apply(gradient_image(8, 8), rng, raw.data_ptr(), true);
+  EXPECT_EQ(raw[0][2][5].item<int>(), 5);
+  EXPECT_EQ(raw[1][2][5].item<int>(), 2);
+  // Eval center crop: 16x12 image, resize 8 crop 4 -> the central 6x6 region shrunk to 4x4.
+  o.crop_size = 4;
+  Transform crop(o, false, 3);
+  torch::Tensor small = torch::empty({3, 4, 4}, torch::kUInt8);
+  crop.apply(gradient_image(12, 16), rng, small.data_ptr(), true);
+  EXPECT_NEAR(small[0].to(torch::kFloat).mean().item<float>(), 7.5, 0.6);  // x centered on 7.5
+  EXPECT_NEAR(small[1].to(torch::kFloat).mean().item<float>(), 5.5, 0.6);
+}
+
+TEST(Transforms, FlipMirrorsAndPadCropShifts) {
+  TransformOptions o;
+  o.crop_size = 6;
+  o.random_resized_crop = false;
+  o.mean = {0};
+  o.std = {1};
+  Transform t(o, true, 1);
+  cv::Mat image(6, 6, CV_8UC1);
+  for (int y = 0; y < 6; ++y)
+    for (int x = 0; x < 6; ++x) image.at<uint8_t>(y, x) = static_cast<uint8_t>(10 * x + y);
+  int flipped = 0;
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    Rng rng({seed});
+    torch::Tensor out = torch::empty({1, 6, 6}, torch::kUInt8);
+    t.apply(image, rng, out.data_ptr(), true);
+    bool mirrored = out[0][0][0].item<int>() == 50;
+    flipped += mirrored;
+    EXPECT_EQ(out[0][3][mirrored ? 5 : 0].item<int>(), 3);
+  }
+  EXPECT_GT(flipped, 16);
+  EXPECT_LT(flipped, 48);
+  // Padding 2: windows shift by up to 2 pixels, zeros outside.
+  o.pad = 2;
+  o.flip = false;
+  Transform padded(o, true, 1);
+  std::set<int> shifts;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Rng rng({seed});
+    torch::Tensor out = torch::empty({1, 6, 6}, torch::kUInt8);
+    padded.apply(image, rng, out.data_ptr(), true);
+    int row = 0;  // find where image row 0 / column ... landed via a nonzero pixel
+    for (int x = 0; x < 6; ++x) {
+      if (out[0][row + 3][x].item<int>() != 0) {
+        int v = out[0][row + 3][x].item<int>();
+        shifts.insert(x - v / 10);
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(shifts, (std::set<int>{-2, -1, 0, 1, 2}));
+}
+
+TEST(Transforms, ReducedJpegDecodeMatchesFullDecode) {
+  cv::Mat big = gradient_image(800, 1000);
+  cv::GaussianBlur(big, big, cv::Size(0, 0), 3);
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", big, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
+  int w = 0, h = 0;
+  ASSERT_TRUE(jpeg_size(jpeg, w, h));
+  EXPECT_EQ(w, 1000);
+  EXPECT_EQ(h, 800);
+  TransformOptions o;
+  o.crop_size = 64;
+  Transform fast(o, false, 3);
+  o.reduced_decode = false;
+  Transform full(o, false, 3);
+  torch::Tensor a = torch::empty({3, 64, 64}), b = torch::empty({3, 64, 64});
+  Rng r1({3}), r2({3});
+  fast.apply_encoded(jpeg, "big.jpg", r1, a.data_ptr());
+  full.apply_encoded(jpeg, "big.jpg", r2, b.data_ptr());
+  EXPECT_LT((a - b).abs().mean().item<float>(), 0.05);  // normalized units: ~1% of the range
+  std::vector<uint8_t> garbage(100, 0x42);
+  EXPECT_THROW(fast.apply_encoded(garbage, "garbage.jpg", r1, a.data_ptr()), DataError);
+}
+
+TEST(Sampler, SlicesPartitionEveryGlobalBatchAtAnyWorldSize) {
+  const int64_t n = 2000, batch = 840;  // 840 is divisible by 1..8
+  DistributedSampler one(n, batch, 0, 1, 42);
+  for (int w = 1; w <= 8; ++w) {
+    for (int64_t epoch = 0; epoch < 2; ++epoch) {
+      for (int64_t step = 0; step < one.steps_per_epoch(); ++step) {
+        std::vector<int64_t> joined;
+        for (int r = 0; r < w; ++r) {
+          auto part = DistributedSampler(n, batch, r, w, 42).local_indices(epoch, step);
+          EXPECT_EQ(static_cast<int64_t>(part.size()), batch / w);
+          joined.insert(joined.end(), part.begin(), part.end());
+        }
+        EXPECT_EQ(joined, one.global_indices(epoch, step)) << "W " << w;
+        EXPECT_EQ(std::set<int64_t>(joined.begin(), joined.end()).size(), joined.size());  // disjoint
+      }
+    }
+  }
+  // An epoch covers each example at most once (exactly once but the dropped remainder).
+  DistributedSampler s(1000, 100, 0, 1, 7);
+  auto perm = s.permutation(3);
+  EXPECT_EQ(std::set<int64_t>(perm.begin(), perm.end()).size(), 1000u);
+  EXPECT_NE(perm, s.permutation(4));
+  // Resume: the batches from step k equal the tail of the full epoch.
+  DistributedSampler r1(1000, 100, 1, 4, 7);
+  auto full = r1.local_epoch(2, 0), tail = r1.local_epoch(2, 6);
+  EXPECT_EQ(std::vector<std::vector<int64_t>>(full.begin() + 6, full.end()), tail);
+  EXPECT_THROW(DistributedSampler(1000, 100, 0, 3, 7), std::invalid_argument);
+  // Evaluation shards: every example exactly once, for uneven splits too.
+  for (int w = 1; w <= 8; ++w) {
+    int64_t covered = 0, last_end = 0;
+    for (int r = 0; r < w; ++r) {
+      auto [b, e] = eval_shard(10007, r, w);
+      EXPECT_EQ(b, last_end);
+      covered += e - b;
+      last_end = e;
+    }
+    EXPECT_EQ(covered, 10007);
+  }
+}
+
+std::vector<torch::Tensor> load_all(std::shared_ptr<const Dataset> ds, const TransformOptions& o, int threads,
+                                    std::vector<std::vector<int64_t>> batches) {
+  auto t = std::make_shared<Transform>(o, true, ds->channels());
+  Loader loader(ds, t, {threads, 3}, std::move(batches), 9, 1);
+  std::vector<torch::Tensor> out;
+  while (auto b = loader.next()) out.push_back(b->images);
+  return out;
+}
+
+TEST(Loader, AugmentationIdenticalForThreadsAndRanks) {
+  auto ds = std::make_shared<SyntheticDataset>(64, 5, 40, 3, 1);
+  TransformOptions o;
+  o.crop_size = 24;
+  DistributedSampler one(64, 16, 0, 1, 5);
+  auto a = load_all(ds, o, 1, one.local_epoch(0, 0));
+  auto b = load_all(ds, o, 4, one.local_epoch(0, 0));
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
+  // Two ranks: the concatenation of their slices equals the one-rank batch.
+  auto r0 = load_all(ds, o, 2, DistributedSampler(64, 16, 0, 2, 5).local_epoch(0, 0));
+  auto r1 = load_all(ds, o, 3, DistributedSampler(64, 16, 1, 2, 5).local_epoch(0, 0));
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(torch::cat({r0[i], r1[i]}), a[i]));
+}
+
+TEST(Loader, StopsCleanlyAndPropagatesErrors) {
+  auto ds = std::make_shared<SyntheticDataset>(64, 5, 16, 1, 1);
+  TransformOptions o;
+  o.crop_size = 8;
+  o.mean = {0.5};
+  o.std = {0.5};
+  std::vector<std::vector<int64_t>> many(50, std::vector<int64_t>{1, 2, 3, 4});
+  {
+    Loader loader(ds, std::make_shared<Transform>(o, true, 1), {3, 2}, many, 1, 0);
+    ASSERT_TRUE(loader.next().has_value());
+  }  // destroyed with workers blocked on a full queue: must join, not hang
+  std::vector<std::vector<int64_t>> bad = {{1, 2}, {3, 999}};  // 999 is out of range
+  Loader loader(ds, std::make_shared<Transform>(o, true, 1), {2, 2}, bad, 1, 0);
+  EXPECT_TRUE(loader.next().has_value());
+  EXPECT_ANY_THROW(loader.next());
+}
+
+TEST(ImageFolder, ConvertedFashionMnistLoadsWithMatchingLabels) {
+  fs::path root = temp_dir("folder");
+  auto train = IdxDataset::from_folder(kFashion, true);
+  auto test = IdxDataset::from_folder(kFashion, false);
+  ConvertOptions co;
+  co.limit = 60;
+  co.size = 32;
+  EXPECT_EQ(write_image_folder(*train, *test, root.string(), co), 120);
+  auto folder_train = ImageFolder::open(root.string(), true);
+  auto folder_val = ImageFolder::open(root.string(), false);
+  EXPECT_EQ(folder_train->size(), 60);
+  EXPECT_EQ(folder_val->size(), 60);
+  EXPECT_EQ(folder_train->num_classes(), 10);
+  for (int64_t i = 0; i < folder_train->size(); ++i) {
+    // train_<index>.JPEG under the class folder of its IDX label.
+    const std::string& path = folder_train->entries()[i].path;
+    int64_t idx = std::stoll(path.substr(path.size() - 13, 8));
+    EXPECT_EQ(folder_train->label(i), train->label(idx)) << path;
+  }
+  for (int64_t i = 0; i < folder_val->size(); ++i) EXPECT_EQ(folder_val->label(i), test->label(i));
+  // The decoded JPEG is close to the IDX pixels (upscaled, lossy).
+  Sample s = folder_val->load(0);
+  EXPECT_EQ(s.image.rows, 32);
+  EXPECT_EQ(s.image.channels(), 3);
+
+  // A truncated file: one warning, replaced by the next example, counted.
+  fs::path victim = folder_train->entries()[3].path;
+  fs::resize_file(victim, 20);
+  TransformOptions o;
+  o.crop_size = 16;
+  auto t = std::make_shared<Transform>(o, true, 3);
+  auto reopened = ImageFolder::open(root.string(), true);
+  Loader loader(reopened, t, {1, 2, 0.5}, {{2, 3}}, 1, 0);
+  auto batch = loader.next();
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_EQ(batch->indices, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(batch->labels[1].item<int64_t>(), reopened->label(4));
+  EXPECT_EQ(loader.failures(), 1);
+  // Over the failure limit: an error naming the file.
+  Loader strict(reopened, t, {1, 2, 0.001}, {{3}}, 1, 0);
+  try {
+    strict.next();
+    FAIL() << "expected too many failures";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(victim.filename().string()), std::string::npos) << e.what();
+  }
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace bnx::data
