@@ -30,7 +30,7 @@ Loader::~Loader() {
 }
 
 void Loader::work() {
-  torch::InferenceMode no_autograd;
+  torch::NoGradGuard no_grad;
   while (true) {
     size_t job;
     {

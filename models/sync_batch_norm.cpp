@@ -183,6 +183,14 @@ torch::Tensor SyncBatchNormImpl::forward(const torch::Tensor& x) {
                                      group_);
 }
 
+void SyncBatchNormImpl::reset_running_stats() {
+  if (!running_mean.defined()) return;
+  torch::NoGradGuard no_grad;
+  running_mean.zero_();
+  running_var.fill_(1);
+  num_batches_tracked.zero_();
+}
+
 void SyncBatchNormImpl::pretty_print(std::ostream& stream) const {
   stream << "bnx::SyncBatchNorm(" << options_.num_features() << ", eps=" << options_.eps()
          << ", group=" << (group_ ? std::to_string(group_->size()) + " ranks" : std::string("local")) << ")";

@@ -41,6 +41,10 @@ class SyncBatchNormImpl : public torch::nn::Module {
   /// (0 = all; nullptr comm = per-rank). Collective: call it on every rank. The running
   /// statistics become their average over the group (they must agree across the group).
   void set_communicator(std::shared_ptr<dist::Communicator> comm, int group_size);
+  /// Changes the running-statistics momentum (nullopt = cumulative average).
+  void set_momentum(std::optional<double> momentum) { options_.momentum(momentum); }
+  /// Running mean 0, variance 1, num_batches_tracked 0.
+  void reset_running_stats();
   /// The communicator statistics are reduced over (nullptr when local).
   const std::shared_ptr<dist::Communicator>& group() const { return group_; }
   const SyncBatchNormOptions& options() const { return options_; }

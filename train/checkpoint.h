@@ -1,0 +1,64 @@
+// Checkpoints: model parameters and every buffer (BN running_mean, running_var,
+// num_batches_tracked), optimizer state, step, epoch, the CPU RNG state, the resolved config,
+// world size and versions, behind a header with the payload size and a CRC-32. Written
+// atomically (temporary name, fsync, rename, fsync of the folder); a damaged file is detected by
+// its size or checksum and reported by name.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace bnx::train {
+
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CheckpointMeta {
+  int64_t step = 0;         // optimizer steps taken
+  int64_t examples = 0;     // training examples seen
+  int world_size = 1;
+  std::string model_name;
+  std::string config_yaml;  // the resolved config
+  std::string bnx_version = BNX_VERSION;
+  std::string torch_version;
+};
+
+struct Checkpoint {
+  std::string path;
+  CheckpointMeta meta;
+  std::vector<std::pair<std::string, torch::Tensor>> state;  // PyTorch state_dict order and names
+  std::optional<torch::serialize::InputArchive> optimizer;   // absent when not saved
+  torch::Tensor rng_state;                                   // CPU generator state (may be undefined)
+};
+
+/// Writes `state` (and the optimizer when given) to `path` atomically.
+void write_checkpoint(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& state,
+                      torch::optim::Optimizer* optimizer, const CheckpointMeta& meta);
+/// Reads and verifies `path`; throws CheckpointError naming the file and the problem.
+Checkpoint read_checkpoint(const std::string& path);
+
+/// Copies the checkpoint's tensors into `state` (the model's, same names); an error names the
+/// first missing, unexpected or differently shaped entry, and says so when BN statistics are missing.
+void load_state(const Checkpoint& checkpoint, const std::vector<std::pair<std::string, torch::Tensor>>& state);
+
+/// "ckpt_00001234.bnx" for step 1234.
+std::string checkpoint_name(int64_t step);
+/// Checkpoints in `dir`, newest (highest step) first.
+std::vector<std::string> list_checkpoints(const std::string& dir);
+/// The newest checkpoint of `dir` that verifies; damaged ones are reported on `log` and skipped.
+std::optional<Checkpoint> latest_checkpoint(const std::string& dir, std::ostream& log);
+/// Deletes all but the newest `keep` checkpoints of `dir`.
+void prune_checkpoints(const std::string& dir, int64_t keep);
+
+/// The CPU generator (dropout, init) state, and restoring it.
+torch::Tensor cpu_rng_state();
+void set_cpu_rng_state(const torch::Tensor& state);
+
+}  // namespace bnx::train
