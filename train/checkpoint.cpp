@@ -158,14 +158,18 @@ Checkpoint read_checkpoint(const std::string& path) {
 
 void load_state(const Checkpoint& ckpt, const std::vector<std::pair<std::string, torch::Tensor>>& state) {
   std::map<std::string, torch::Tensor> saved(ckpt.state.begin(), ckpt.state.end());
+  for (const auto& entry : state) {
+    const std::string& name = entry.first;
+    if (name.size() > 13 && name.compare(name.size() - 13, 13, ".running_mean") == 0 && !saved.count(name)) {
+      throw CheckpointError(ckpt.path + ": the model has BN layers but the checkpoint lacks BN running statistics (no '" +
+                            name + "'; saved model: " + ckpt.meta.model_name + ")");
+    }
+  }
   torch::NoGradGuard no_grad;
   for (const auto& [name, tensor] : state) {
     auto it = saved.find(name);
     if (it == saved.end()) {
-      const bool bn = name.find("running_") != std::string::npos || name.find("num_batches_tracked") != std::string::npos;
-      throw CheckpointError(ckpt.path + ": has no '" + name + "'" +
-                            (bn ? " (the checkpoint lacks BN running statistics the model needs)" : "") +
-                            "; saved model: " + ckpt.meta.model_name);
+      throw CheckpointError(ckpt.path + ": has no '" + name + "' (saved model: " + ckpt.meta.model_name + ")");
     }
     if (it->second.sizes() != tensor.sizes()) {
       std::ostringstream msg;

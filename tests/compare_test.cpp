@@ -1,0 +1,90 @@
+// bnx compare: steps to the target on hand-made metrics (reached between evaluation points, never
+// reached, ties, different batch sizes so steps and epochs differ), malformed input, the SVG.
+#include "train/compare.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace bnx::train {
+namespace {
+
+fs::path write_run(const std::string& name, const std::vector<std::string>& lines) {
+  fs::path dir = fs::temp_directory_path() / ("bnx_compare_" + std::to_string(::getpid())) / name;
+  fs::create_directories(dir);
+  std::ofstream out(dir / "metrics.jsonl");
+  for (const auto& l : lines) out << l << "\n";
+  return dir;
+}
+
+std::string eval(int64_t step, int64_t batch, double top1) {
+  const int64_t examples = step * batch;
+  return "{\"kind\":\"eval\",\"step\":" + std::to_string(step) + ",\"examples\":" + std::to_string(examples) +
+         ",\"epoch\":" + std::to_string(examples / 1000.0) + ",\"top1\":" + std::to_string(top1) + "}";
+}
+
+TEST(Compare, StepsToTargetTableAndSpeedups) {
+  // Baseline (batch 10): max 0.80 first at step 400. Fast (batch 20): passes 0.80 between its
+  // evaluations at 50 (0.78) and 100 (0.85): the first evaluation at or above the target is 100.
+  auto base = write_run("baseline", {"{\"kind\":\"train\",\"step\":1,\"loss\":2.3}", eval(100, 10, 0.5), eval(200, 10, 0.7),
+                                     eval(400, 10, 0.80), eval(800, 10, 0.80)});
+  auto fast = write_run("fast", {eval(50, 20, 0.78), eval(100, 20, 0.85), eval(150, 20, 0.86)});
+  auto slow = write_run("never", {eval(100, 10, 0.3), eval(900, 10, 0.79)});
+  std::vector<RunCurve> runs = {read_run(base.string()), read_run(fast.string()), read_run(slow.string())};
+  auto c = compare_runs(runs, 0, std::nullopt);
+  EXPECT_DOUBLE_EQ(c.target, 0.80);
+  ASSERT_TRUE(c.rows[0].reached.has_value());
+  EXPECT_EQ(c.rows[0].reached->step, 400);   // the tie at 800 does not count: first reach
+  EXPECT_EQ(c.rows[0].best.step, 400);
+  EXPECT_EQ(c.rows[1].reached->step, 100);
+  EXPECT_DOUBLE_EQ(c.rows[1].step_speedup, 4.0);       // 400 / 100 steps
+  EXPECT_DOUBLE_EQ(c.rows[1].example_speedup, 2.0);    // 4000 / 2000 examples
+  EXPECT_DOUBLE_EQ(c.rows[1].reached->epoch, 2.0);
+  EXPECT_FALSE(c.rows[2].reached.has_value());
+  const std::string table = format_comparison(c, false);
+  EXPECT_NE(table.find("steps to 80.00%"), std::string::npos) << table;
+  EXPECT_NE(table.find("4.00x"), std::string::npos) << table;
+  const std::string md = format_comparison(c, true);
+  EXPECT_NE(md.find("| never "), std::string::npos) << md;
+  EXPECT_NE(md.find("| -"), std::string::npos) << md;
+  // An explicit target.
+  auto c2 = compare_runs(runs, 1, 0.5);
+  EXPECT_EQ(c2.rows[0].reached->step, 100);
+  EXPECT_EQ(c2.rows[1].reached->step, 50);
+  EXPECT_DOUBLE_EQ(c2.rows[0].step_speedup, 0.5);
+  // The SVG: one polyline per run, the target line, parseable structure.
+  const std::string svg = plot_svg(runs, c.target, true);
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  size_t curves = 0;
+  for (size_t at = svg.find("class=\"curve\""); at != std::string::npos; at = svg.find("class=\"curve\"", at + 1)) ++curves;
+  EXPECT_EQ(curves, 3u);
+  EXPECT_NE(svg.find("id=\"target\""), std::string::npos);
+  fs::remove_all(base.parent_path());
+}
+
+TEST(Compare, MalformedInputNamesFileAndLine) {
+  auto bad = write_run("bad", {eval(10, 1, 0.5), "{not json", eval(20, 1, 0.6)});
+  try {
+    read_run(bad.string());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad/metrics.jsonl:2: not a JSON object"), std::string::npos) << e.what();
+  }
+  auto missing = write_run("missing", {"{\"kind\":\"eval\",\"step\":3}"});
+  EXPECT_THROW(read_run(missing.string()), std::runtime_error);
+  auto empty = write_run("empty", {});
+  try {
+    read_run(empty.string());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no evaluation records"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read_run("/nonexistent/run"), std::runtime_error);
+  fs::remove_all(bad.parent_path());
+}
+
+}  // namespace
+}  // namespace bnx::train
