@@ -203,6 +203,11 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
     }
   };
 
+  // Fault injection for the failure tests: BNX_FAULT_RANK=r BNX_FAULT_STEP=s throws on rank r at step s.
+  const char* fault_rank = std::getenv("BNX_FAULT_RANK");
+  const char* fault_step = std::getenv("BNX_FAULT_STEP");
+  const int64_t fault_at = (fault_rank && fault_step && std::atoi(fault_rank) == world->rank()) ? std::atoll(fault_step) : -1;
+
   model->train();
   const auto smoothing = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.train.label_smoothing);
   bool last_evaluated = false;
@@ -213,6 +218,7 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
     batches.resize(static_cast<size_t>(epoch_end - step));
     data::Loader loader(data.train, data.train_transform, config.loader, std::move(batches), config.train.seed, epoch);
     while (auto batch = loader.next()) {
+      if (step + 1 == fault_at) throw std::runtime_error("injected fault at step " + std::to_string(fault_at) + " (BNX_FAULT_STEP)");
       const double lr = learning_rate(config.schedule, schedule, step);
       set_learning_rate(*optimizer, lr);
       optimizer->zero_grad();

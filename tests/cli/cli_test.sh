@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Command-line behaviour of bnx, one case per ctest entry: cli_test.sh BNX CASE.
+# Cases: usage, sigterm, kill9, rank_failure, resize, eval.
+set -uo pipefail
+bnx=$1
+case_name=$2
+here=$(cd "$(dirname "$0")" && pwd)
+config=$here/tiny.yaml
+work=$(mktemp -d /tmp/bnx_cli_${case_name}_XXXX)
+trap 'rm -rf "$work"' EXIT
+mpi=(mpiexec --oversubscribe)
+[ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
+fails=0
+passes=0
+check() {  # check "description" command...
+  local what=$1
+  shift
+  if "$@"; then passes=$((passes + 1)); else echo "FAILED: $what"; fails=$((fails + 1)); fi
+}
+finish() {
+  echo "$passes passed, $fails failed"
+  [ "$fails" = 0 ]
+  exit $?
+}
+# Final parameters of a run, as a file to compare byte for byte.
+final_params() {  # final_params DIR OUT
+  local last
+  last=$(ls "$1"/ckpt_*.bnx | sort | tail -n 1)
+  "$bnx" export --checkpoint "$last" --out "$2" >/dev/null
+}
+
+case $case_name in
+usage)
+  "$bnx" train >/dev/null 2>&1; check "missing --config exits 2" test $? = 2
+  "$bnx" frobnicate >/dev/null 2>&1; check "unknown subcommand exits 2" test $? = 2
+  printf 'model:\n  name: mlp\n  widht: 2\ntrain:\n  batch_size: 8\n  steps: 1\n' >"$work/bad.yaml"
+  msg=$("$bnx" train --config "$work/bad.yaml" --out "$work/out" 2>&1); code=$?
+  check "unknown key exits 2" test $code = 2
+  check "unknown key message" grep -q "bad.yaml:3: unknown key 'model.widht' (did you mean 'model.width'?)" <<<"$msg"
+  check "nothing written on a usage error" test ! -e "$work/out"
+  "$bnx" train --config "$config" --set optim.lr=-1 --out "$work/out" >/dev/null 2>&1
+  check "bad --set exits 2" test $? = 2
+  "$bnx" train --config "$config" --set model.name=resnet99 --out "$work/out" >"$work/log" 2>&1
+  check "unknown model lists valid ones" grep -q "valid models: bn_inception" "$work/log"
+  "$bnx" train --config "$config" --print-config >"$work/printed.yaml"
+  "$bnx" train --config "$work/printed.yaml" --print-config | cmp -s - "$work/printed.yaml"
+  check "--print-config round-trips" test $? = 0
+  help=$("$bnx" --help); check "--help lists subcommands" grep -q "compare" <<<"$help"
+  help=$("$bnx" train --help); check "train --help lists config keys" grep -q "optim.lr" <<<"$help"
+  echo garbage >"$work/ckpt.bnx"
+  "$bnx" eval --checkpoint "$work/ckpt.bnx" >"$work/log" 2>&1; code=$?
+  check "bad checkpoint exits 2" test $code = 2
+  check "bad checkpoint named" grep -q "ckpt.bnx: not a bnx checkpoint" "$work/log"
+  ;;
+sigterm)
+  "$bnx" train --config "$config" --set train.steps=100000 --set checkpoint.every_steps=0 --out "$work/run" >"$work/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do [ "$(wc -l <"$work/run/metrics.jsonl" 2>/dev/null || echo 0)" -ge 5 ] && break; sleep 0.1; done
+  kill -TERM $pid
+  wait $pid; code=$?
+  check "SIGTERM exits 75" test $code = 75
+  check "SIGTERM wrote a checkpoint" ls "$work/run"/ckpt_*.bnx
+  step=$(ls "$work/run"/ckpt_*.bnx | sed 's/.*ckpt_0*\([0-9]*\).bnx/\1/')
+  "$bnx" train --config "$config" --set train.steps=$((step + 5)) --set checkpoint.every_steps=0 --out "$work/run" --resume auto >"$work/log2" 2>&1
+  check "resume after SIGTERM completes" test $? = 0
+  check "resumed from the signal checkpoint" grep -q "resumed from" "$work/log2"
+  ;;
+kill9)
+  "$bnx" train --config "$config" --out "$work/ref" >/dev/null 2>&1
+  final_params "$work/ref" "$work/ref.safetensors"
+  for delay in 0.7 1.6; do
+    rm -rf "$work/run"
+    "$bnx" train --config "$config" --out "$work/run" >/dev/null 2>&1 &
+    pid=$!
+    sleep $delay
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    before=$(ls "$work/run"/ckpt_*.bnx 2>/dev/null | wc -l)
+    "$bnx" train --config "$config" --out "$work/run" --resume auto >"$work/log" 2>&1
+    check "resume after kill -9 at ${delay}s ($before checkpoints) completes" test $? = 0
+    final_params "$work/run" "$work/run.safetensors"
+    check "final parameters bit-identical after kill -9 at ${delay}s" cmp -s "$work/ref.safetensors" "$work/run.safetensors"
+  done
+  ;;
+rank_failure)
+  start=$(date +%s)
+  BNX_FAULT_RANK=1 BNX_FAULT_STEP=5 timeout 60 "${mpi[@]}" -n 2 -x BNX_FAULT_RANK -x BNX_FAULT_STEP \
+    "$bnx" train --config "$config" --set train.steps=100000 --out "$work/run" >"$work/log" 2>&1
+  code=$?
+  elapsed=$(( $(date +%s) - start ))
+  check "an exception on rank 1 fails the job" test $code != 0 -a $code != 124
+  check "the job ends within 10 s of the failure (took ${elapsed}s)" test $elapsed -le 15
+  check "the message names rank and cause" grep -q "error on rank 1: injected fault at step 5" "$work/log"
+  # Death of one rank (kill -9): mpirun ends the others.
+  timeout 60 "${mpi[@]}" -n 2 "$bnx" train --config "$config" --set train.steps=100000 --out "$work/run2" >"$work/log2" 2>&1 &
+  launcher=$!
+  for _ in $(seq 100); do [ -s "$work/run2/metrics.jsonl" ] && break; sleep 0.1; done
+  victim=$(pgrep -f "bnx train --config $config --set train.steps=100000 --out $work/run2" | tail -n 1)
+  kill -9 "$victim"
+  killed=$(date +%s)
+  wait $launcher; code=$?
+  check "killing one rank ends the job (code $code)" test $code != 0 -a $code != 124
+  check "within 10 s" test $(( $(date +%s) - killed )) -le 10
+  ;;
+resize)
+  # 2 ranks to the end, checkpoint at step 30; resume that checkpoint on 1 and 4 ranks.
+  "${mpi[@]}" -n 2 "$bnx" train --config "$config" --out "$work/two" >/dev/null 2>&1
+  check "2-rank run" test $? = 0
+  for n in 1 4; do
+    mkdir -p "$work/on$n"
+    "${mpi[@]}" -n $n "$bnx" train --config "$config" --out "$work/on$n" --resume "$work/two/ckpt_00000030.bnx" >"$work/log$n" 2>&1
+    check "resume on $n rank(s)" test $? = 0
+    /usr/bin/python3 - "$work/two/metrics.jsonl" "$work/on$n/metrics.jsonl" <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+ref = {(r["kind"], r["step"]): r["loss"] for r in a}
+got = [(r["kind"], r["step"], r["loss"]) for r in b if r["step"] > 30]
+assert len(got) >= 30, got
+worst = max(abs(l - ref[(k, s)]) / abs(ref[(k, s)]) for k, s, l in got)
+print("max relative loss difference after resume:", worst)
+sys.exit(0 if worst <= 1e-6 else 1)
+PY
+    check "losses after resuming on $n rank(s) match the 2-rank run (1e-6)" test $? = 0
+  done
+  ;;
+eval)
+  "$bnx" train --config "$config" --out "$work/run" >/dev/null 2>&1
+  last=$(ls "$work/run"/ckpt_*.bnx | sort | tail -n 1)
+  for n in 1 2; do
+    "${mpi[@]}" -n $n "$bnx" eval --checkpoint "$last" >"$work/eval$n.json" 2>"$work/err"
+    check "bnx eval on $n rank(s)" test $? = 0
+    /usr/bin/python3 - "$work/run/metrics.jsonl" "$work/eval$n.json" <<'PY'
+import json, sys
+evals = [json.loads(l) for l in open(sys.argv[1]) if '"eval"' in l]
+got = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+ref = evals[-1]
+ok = got["count"] == ref["count"] == 10000 and abs(got["top1"] - ref["top1"]) < 1e-12 and abs(got["loss"] - ref["loss"]) < 1e-6 * ref["loss"]
+print("trainer:", ref["top1"], ref["loss"], "eval:", got["top1"], got["loss"])
+sys.exit(0 if ok else 1)
+PY
+    check "bnx eval on $n rank(s) equals the trainer's last evaluation" test $? = 0
+  done
+  "$bnx" eval --checkpoint "$last" --recompute-bn 20 --save "$work/recal.bnx" >"$work/recal.log" 2>&1
+  check "recompute-bn runs and saves" test -s "$work/recal.bnx"
+  "$bnx" export --checkpoint "$last" --out "$work/m.safetensors" --fold-bn >/dev/null
+  check "export --fold-bn" test -s "$work/m.safetensors"
+  ;;
+*)
+  echo "unknown case $case_name"
+  exit 2
+  ;;
+esac
+finish

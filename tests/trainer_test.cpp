@@ -1,0 +1,112 @@
+// The trainer under mpiexec: W ranks and one rank with the same global batch give the same
+// losses (relative 1e-5) on Fashion-MNIST with norm sync; evaluation counts every validation
+// example once; metrics.jsonl has its fields; a non-finite loss stops every rank with the step
+// named and no checkpoint.
+#include "train/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "train/checkpoint.h"
+#include "tests/test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace bnx::train {
+namespace {
+
+using test::world;
+
+Config tiny_config() {
+  return parse_config(R"(
+name: tiny
+model: {name: mlp, norm: sync, mlp_layers: 2, mlp_hidden: 32}
+data: {kind: idx, crop_size: 28, resize: 28, random_resized_crop: false, flip: true, mean: [0.286], std: [0.353], threads: 1}
+train: {batch_size: 24, steps: 20, seed: 5, threads: 1}
+optim: {lr: 0.05, momentum: 0.9, weight_decay: 1e-4}
+eval: {every_steps: 0, batch_size: 1000}
+log: {every_steps: 1}
+)",
+                      "tiny");
+}
+
+std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(dir / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  auto comm = world();
+  fs::path dir = fs::temp_directory_path() / ("bnx_trainer_test_np" + std::to_string(comm->size()) + "_" + name);
+  if (comm->rank() == 0) fs::remove_all(dir);
+  comm->barrier();
+  return dir;
+}
+
+TEST(Trainer, SameLossesOnWRanksAndOneRank) {
+  auto comm = world();
+  Config config = tiny_config();
+  const fs::path many = fresh_dir("many"), one = fresh_dir("one");
+  ASSERT_EQ(train(config, comm, {many.string(), ""}), kExitOk);
+  // Rank 0 alone, in a world of its own, with the same global batch.
+  auto alone = comm->split(1);
+  if (comm->rank() == 0) {
+    ASSERT_EQ(train(config, alone, {one.string(), ""}), kExitOk);
+  }
+  comm->barrier();
+  if (comm->rank() != 0) return;
+  auto a = read_metrics(many), b = read_metrics(one);
+  ASSERT_EQ(a.size(), b.size());
+  int train_records = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (const char* key : {"kind", "step", "epoch", "examples", "lr", "loss", "top1", "top5", "images_per_sec", "wall_time"}) {
+      ASSERT_TRUE(a[i].contains(key)) << key;
+    }
+    EXPECT_EQ(a[i]["kind"], b[i]["kind"]);
+    EXPECT_EQ(a[i]["step"], b[i]["step"]);
+    const double la = a[i]["loss"], lb = b[i]["loss"];
+    EXPECT_NEAR(la, lb, 1e-5 * std::abs(lb)) << "record " << i;
+    if (a[i]["kind"] == "train") ++train_records;
+    if (a[i]["kind"] == "eval") {
+      EXPECT_EQ(a[i]["count"], 10000);  // every validation example exactly once
+      EXPECT_EQ(b[i]["count"], 10000);
+    }
+  }
+  EXPECT_EQ(train_records, 20);
+  EXPECT_EQ(a.back()["kind"], "eval");
+  EXPECT_TRUE(fs::exists(many / "config.yaml"));
+  EXPECT_TRUE(fs::exists(many / "run.json"));
+  EXPECT_EQ(list_checkpoints(many.string()).size(), 1u);
+}
+
+TEST(Trainer, NonFiniteLossStopsEveryRankWithoutCheckpoint) {
+  auto comm = world();
+  Config config = tiny_config();
+  config.optim.lr = 1e12;
+  config.checkpoint.every_steps = 1;
+  const fs::path dir = fresh_dir("nan");
+  int64_t failed_step = 0;
+  try {
+    train(config, comm, {dir.string(), ""});
+    FAIL() << "expected a non-finite loss";
+  } catch (const TrainingError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("non-finite loss"), std::string::npos) << what;
+    auto at = what.find("at step ");
+    ASSERT_NE(at, std::string::npos) << what;
+    failed_step = std::stoll(what.substr(at + 8));
+  }
+  EXPECT_GT(failed_step, 1);
+  // Every rank stopped at the same step.
+  EXPECT_EQ(comm->allreduce_scalar(failed_step, dist::ReduceOp::kMax), failed_step);
+  comm->barrier();
+  // Checkpoints of the finite steps before may exist; none of the poisoned step.
+  for (const auto& path : list_checkpoints(dir.string())) EXPECT_LT(read_checkpoint(path).meta.step, failed_step);
+}
+
+}  // namespace
+}  // namespace bnx::train
