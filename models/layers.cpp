@@ -13,8 +13,10 @@ SyncBatchNorm make_norm(const ModelOptions& options, int64_t channels) {
   return SyncBatchNorm(bn, options.norm == Norm::kSync ? options.comm : nullptr);
 }
 
-torch::Tensor activate(const torch::Tensor& x, Activation activation) {
-  return activation == Activation::kRelu ? torch::relu(x) : torch::sigmoid(x);
+torch::Tensor activate(torch::Tensor x, Activation activation) {
+  // In place, as torchvision's ReLU(inplace=True): every caller passes a fresh intermediate that
+  // no backward needs (conv, BN and additions do not save their outputs).
+  return activation == Activation::kRelu ? torch::relu_(x) : torch::sigmoid_(x);
 }
 
 ConvNormActImpl::ConvNormActImpl(const ModelOptions& options, int64_t in, int64_t out, int64_t kernel,

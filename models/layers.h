@@ -10,7 +10,8 @@ namespace bnx::models {
 /// The BN layer `options` ask for over `channels` features, or an empty holder for norm none.
 SyncBatchNorm make_norm(const ModelOptions& options, int64_t channels);
 
-torch::Tensor activate(const torch::Tensor& x, Activation activation);
+/// The activation, in place on `x` (which must be a fresh intermediate).
+torch::Tensor activate(torch::Tensor x, Activation activation);
 
 /// conv (bias only without BN) -> BN -> activation; children "conv" and "bn".
 struct ConvNormActImpl : torch::nn::Module {

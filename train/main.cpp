@@ -14,6 +14,7 @@
 #include "data/sampler.h"
 #include "dist/mpi_communicator.h"
 #include "models/registry.h"
+#include "train/bench.h"
 #include "train/checkpoint.h"
 #include "train/compare.h"
 #include "train/config.h"
@@ -195,6 +196,17 @@ int main(int argc, char** argv) {
   convert_cmd->add_option("--limit", va.limit, "at most N images per split (0 = all)");
   convert_cmd->add_option("--size", va.size, "resize images to NxN (0 = keep)");
 
+  std::string bench_what, bench_folder;
+  int bench_iterations = 10, bench_threads = 2, bench_images = 512;
+  int64_t bench_batch = 32;
+  auto* bench_cmd = app.add_subcommand("bench", "benchmarks for docs/benchmarks.md (see tools/bench/run.sh)");
+  bench_cmd->add_option("what", bench_what, "syncbn (under mpirun) | bn_inception | resnet50 | loader")->required();
+  bench_cmd->add_option("--iterations", bench_iterations, "timed iterations");
+  bench_cmd->add_option("--threads", bench_threads, "threads (models: intra-op; loader: up to this many workers)");
+  bench_cmd->add_option("--batch", bench_batch, "syncbn: batch per rank");
+  bench_cmd->add_option("--folder", bench_folder, "loader: ImageNet-style folder of JPEGs");
+  bench_cmd->add_option("--images", bench_images, "loader: images to read");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -211,10 +223,13 @@ int main(int argc, char** argv) {
     world = dist::make_world_communicator();
     if (*train_cmd) return run_train(ta, *world, world);
     if (*eval_cmd) return run_eval(ea, world);
+    if (*bench_cmd && bench_what == "syncbn") return train::bench_syncbn(world, bench_iterations, bench_batch);
     if (world->rank() != 0) return 0;  // the rest are single-process tools
     if (*export_cmd) return run_export(xa);
     if (*compare_cmd) return run_compare(ca);
     if (*convert_cmd) return run_convert(va);
+    if (*bench_cmd && bench_what == "loader") return train::bench_loader(bench_folder, bench_images, bench_threads);
+    if (*bench_cmd) return train::bench_model(bench_what, bench_iterations, bench_threads);
   } catch (const train::ConfigError& e) {
     // Deterministic: every rank fails the same way, so no abort is needed.
     if (!world || world->rank() == 0) std::cerr << "bnx: config error: " << e.what() << std::endl;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every benchmark, bnx side by side with its reference in the same run, and prints the
+# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|loader|epoch ...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bnx=build/bnx
+py=/usr/bin/python3
+mpi=(mpiexec --oversubscribe)
+[ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
+what=${*:-syncbn models loader epoch}
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
+for w in $what; do
+  case $w in
+  syncbn)
+    echo; echo "### SyncBatchNorm vs per-rank BN: ResNet-18, 64x64, SGD step (median of 15, interleaved)"
+    echo; echo '`'"mpiexec -n N $bnx bench syncbn --iterations 15 --batch 32"'`'
+    echo; echo "| ranks | batch/rank | SyncBN step (ms) | local BN step (ms) | ratio | collectives/step (BN + gradient buckets) | bytes/step/rank (BN + gradients) |"
+    echo "|---|---|---|---|---|---|---|"
+    for n in 2 4; do "${mpi[@]}" -n $n $bnx bench syncbn --iterations 15 --batch 32; done
+    ;;
+  models)
+    echo; echo "### Models: forward and forward+backward, 224 px, batch 16, float32, 2 threads (median of 5)"
+    echo; echo '`'"$bnx bench MODEL --iterations 5 --threads 2"'` vs `'"$py tools/bench/models.py MODEL 5 2"'`'
+    echo; echo "| model | parameters | bnx fwd (s) | PyTorch fwd (s) | ratio | bnx fwd+bwd (s) | PyTorch fwd+bwd (s) | ratio |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for m in bn_inception resnet50; do
+      a=$($bnx bench $m --iterations 5 --threads 2)
+      b=$($py tools/bench/models.py $m 5 2)
+      $py -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); assert a['parameters']==b['parameters'], (a,b); print('| %s | %d | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f |' % (a['model'], a['parameters'], a['forward_s'], b['forward_s'], a['forward_s']/b['forward_s'], a['forward_backward_s'], b['forward_backward_s'], a['forward_backward_s']/b['forward_backward_s']))" "$a" "$b"
+    done
+    ;;
+  loader)
+    dir=/tmp/bnx_bench_jpegs
+    [ -d $dir/train ] || $py tools/bench/make_jpegs.py $dir 512
+    echo; echo "### Loader: decode + RandomResizedCrop 224 + flip + normalize, 512 JPEGs of 500x375 (q90), batches of 32"
+    echo; echo '`'"$bnx bench loader --folder $dir --images 512 --threads 2"'` vs `'"$py tools/bench/loader.py $dir 512 N"'`'
+    echo; echo "| threads/workers | bnx (img/s) | decode only (img/s) | torchvision + PIL (img/s) | bnx / torchvision | bnx / decode-only |"
+    echo "|---|---|---|---|---|---|"
+    $bnx bench loader --folder $dir --images 512 --threads 2 >/tmp/bnx_loader.jsonl
+    for n in 1 2; do
+      b=$($py tools/bench/loader.py $dir 512 $n)
+      $py -c "import json,sys; a=[json.loads(l) for l in open('/tmp/bnx_loader.jsonl')][int(sys.argv[1])-1]; b=json.loads(sys.argv[2]); print('| %d | %.0f | %.0f | %.0f | %.2f | %.2f |' % (a['threads'], a['pipeline_img_s'], a['decode_only_img_s'], b['pipeline_img_s'], a['pipeline_img_s']/b['pipeline_img_s'], a['pipeline_img_s']/a['decode_only_img_s']))" $n "$b"
+    done
+    ;;
+  epoch)
+    echo; echo "### Trainer: one epoch of Fashion-MNIST + evaluation, BN-Inception width 1/8, batch 128, 2 threads, 1 loader worker"
+    echo; echo '`'"$bnx train --config configs/fashion_mnist/bn_inception_small.yaml --set train.epochs=1 --set eval.every_steps=0 --set train.threads=2"'` vs `'"$py tools/bench/epoch.py 2 1"'`'
+    rm -rf /tmp/bnx_bench_epoch
+    t0=$(date +%s.%N)
+    $bnx train --config configs/fashion_mnist/bn_inception_small.yaml --set train.epochs=1 --set eval.every_steps=0 \
+      --set train.threads=2 --out /tmp/bnx_bench_epoch >/tmp/bnx_bench_epoch.log
+    t1=$(date +%s.%N)
+    b=$($py tools/bench/epoch.py 2 1)
+    acc=$(tail -n 1 /tmp/bnx_bench_epoch/metrics.jsonl)
+    echo; echo "| bnx wall (s) | bnx test top-1 | PyTorch wall (s) | PyTorch test top-1 | bnx / PyTorch |"
+    echo "|---|---|---|---|---|"
+    $py -c "import json,sys; a=float(sys.argv[1]); m=json.loads(sys.argv[2]); b=json.loads(sys.argv[3]); print('| %.1f | %.2f%% | %.1f | %.2f%% | %.2f |' % (a, 100*m['top1'], b['wall_s'], 100*b['top1'], a/b['wall_s']))" "$($py -c "print($t1 - $t0)")" "$acc" "$b"
+    ;;
+  esac
+done

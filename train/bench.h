@@ -1,0 +1,21 @@
+// `bnx bench`: benchmarks whose numbers go into docs/benchmarks.md (never timed unit tests). Each
+// prints a Markdown table row set and checks what it times where it can.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dist/communicator.h"
+
+namespace bnx::train {
+
+/// Step time of ResNet-18 at 64x64, `batch` per rank, SyncBatchNorm vs per-rank BN, interleaved;
+/// also collectives and bytes per step.
+int bench_syncbn(std::shared_ptr<dist::Communicator> world, int iterations, int64_t batch);
+/// Forward and forward+backward time of `model` at 224 px, batch 16, float32.
+int bench_model(const std::string& model, int iterations, int threads);
+/// Images per second of the training pipeline over a folder of JPEGs with 1..threads workers, and
+/// of decode alone.
+int bench_loader(const std::string& folder, int images, int max_threads);
+
+}  // namespace bnx::train
