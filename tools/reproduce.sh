@@ -5,10 +5,10 @@
 #
 #   tools/reproduce.sh --quick      the README's main job: Inception vs BN-x30 on Fashion-MNIST,
 #                                   2500 steps each (about 10 minutes on 2 cores)
-#   tools/reproduce.sh              all five variants (6000 steps each) and the MLP experiment
+#   tools/reproduce.sh              all five variants (5000 steps each) and the MLP experiment
 #   tools/reproduce.sh --configs configs/imagenet --launcher "mpirun -np 8"   ImageNet on a cluster
 #
-# Options: --out DIR (default runs/reproduce[-quick]), --variants "a b ...", --set key=value
+# Options: --out DIR (default runs/reproduce), --variants "a b ...", --set key=value
 # (applied to every run), --no-build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ build=1
 sets=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) variants="inception bn_x30"; mlp=0; sets+=(--set train.steps=2500 --set eval.every_steps=250); out=${out:-runs/reproduce-quick}; shift ;;
+    --quick) variants="inception bn_x30"; mlp=0; sets+=(--set train.steps=2500); shift ;;
     --configs) configs=$2; mlp=0; shift 2 ;;
     --variants) variants=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
