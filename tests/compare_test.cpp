@@ -47,6 +47,12 @@ TEST(Compare, StepsToTargetTableAndSpeedups) {
   const std::string table = format_comparison(c, false);
   EXPECT_NE(table.find("steps to 80.00%"), std::string::npos) << table;
   EXPECT_NE(table.find("4.00x"), std::string::npos) << table;
+  EXPECT_FALSE(c.rows[1].reached_at_first_eval);
+  // Reached at a run's first evaluation: reported as a bound.
+  auto c3 = compare_runs(runs, 0, 0.7);
+  EXPECT_TRUE(c3.rows[1].reached_at_first_eval);
+  EXPECT_NE(format_comparison(c3, false).find("<=50"), std::string::npos) << format_comparison(c3, false);
+  EXPECT_NE(format_comparison(c3, false).find(">=4.00x"), std::string::npos) << format_comparison(c3, false);
   const std::string md = format_comparison(c, true);
   EXPECT_NE(md.find("| never "), std::string::npos) << md;
   EXPECT_NE(md.find("| -"), std::string::npos) << md;

@@ -57,9 +57,10 @@ Comparison compare_runs(const std::vector<RunCurve>& runs, size_t baseline, std:
     CompareRow row;
     row.name = run.name;
     row.best = best(run);
-    for (const auto& p : run.evals) {
-      if (p.top1 >= c.target - 1e-12) {
-        row.reached = p;
+    for (size_t k = 0; k < run.evals.size(); ++k) {
+      if (run.evals[k].top1 >= c.target - 1e-12) {
+        row.reached = run.evals[k];
+        row.reached_at_first_eval = k == 0;
         break;
       }
     }
@@ -83,6 +84,19 @@ std::string fixed(double v, int digits) {
   out << v;
   return out.str();
 }
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
 }  // namespace
 
 std::string format_comparison(const Comparison& c, bool markdown) {
@@ -91,9 +105,13 @@ std::string format_comparison(const Comparison& c, bool markdown) {
        "max accuracy", "at step"}};
   for (size_t i = 0; i < c.rows.size(); ++i) {
     const auto& r = c.rows[i];
-    cells.push_back({r.name + (i == c.baseline ? " (baseline)" : ""), r.reached ? std::to_string(r.reached->step) : "-",
-                     r.reached ? fixed(r.reached->epoch, 2) : "-", r.reached && r.step_speedup > 0 ? fixed(r.step_speedup, 2) + "x" : "-",
-                     r.reached && r.example_speedup > 0 ? fixed(r.example_speedup, 2) + "x" : "-",
+    // Reached at the first evaluation: the crossing happened at or before it, so the step count is
+    // an upper bound and the speed-up a lower bound.
+    const std::string le = r.reached_at_first_eval ? "<=" : "", ge = r.reached_at_first_eval ? ">=" : "";
+    cells.push_back({r.name + (i == c.baseline ? " (baseline)" : ""), r.reached ? le + std::to_string(r.reached->step) : "-",
+                     r.reached ? le + fixed(r.reached->epoch, 2) : "-",
+                     r.reached && r.step_speedup > 0 ? ge + fixed(r.step_speedup, 2) + "x" : "-",
+                     r.reached && r.example_speedup > 0 ? ge + fixed(r.example_speedup, 2) + "x" : "-",
                      fixed(100 * r.best.top1, 2) + "%", std::to_string(r.best.step)});
   }
   std::vector<size_t> width(cells[0].size(), 0);
@@ -169,14 +187,14 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_
     << fixed(100 * target, 2) << "%</text>\n";
   for (size_t i = 0; i < runs.size(); ++i) {
     const char* color = colors[i % 8];
-    s << "<polyline class=\"curve\" data-run=\"" << runs[i].name << "\" fill=\"none\" stroke=\"" << color
+    s << "<polyline class=\"curve\" data-run=\"" << xml_escape(runs[i].name) << "\" fill=\"none\" stroke=\"" << color
       << "\" stroke-width=\"2\" points=\"";
     for (const auto& p : runs[i].evals) s << fixed(sx(double(std::max<int64_t>(1, p.step))), 1) << "," << fixed(sy(p.top1), 1) << " ";
     s << "\"/>\n";
     const double ly = top + 10 + 20 * i;
     s << "<g class=\"legend\"><line x1=\"" << left + pw + 15 << "\" y1=\"" << ly << "\" x2=\"" << left + pw + 40 << "\" y2=\"" << ly
       << "\" stroke=\"" << color << "\" stroke-width=\"2\"/><text x=\"" << left + pw + 45 << "\" y=\"" << ly + 4 << "\">"
-      << runs[i].name << "</text></g>\n";
+      << xml_escape(runs[i].name) << "</text></g>\n";
   }
   s << "</svg>\n";
   return s.str();

@@ -29,6 +29,7 @@ RunCurve read_run(const std::string& path);
 struct CompareRow {
   std::string name;
   std::optional<EvalPoint> reached;  // first evaluation at or above the target
+  bool reached_at_first_eval = false;  // then the true first crossing may be earlier: "<=" and ">="
   double step_speedup = 0;           // baseline steps / this run's steps (0 when not reached)
   double example_speedup = 0;
   EvalPoint best;                    // maximum accuracy and where

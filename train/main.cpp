@@ -120,7 +120,13 @@ int run_export(const ExportArgs& a) {
 
 int run_compare(const CompareArgs& a) {
   std::vector<train::RunCurve> runs;
-  for (const auto& r : a.runs) runs.push_back(train::read_run(r));
+  for (const auto& r : a.runs) {
+    try {
+      runs.push_back(train::read_run(r));
+    } catch (const std::runtime_error& e) {
+      throw train::ConfigError(e.what());  // a bad metrics file on the command line is a usage error
+    }
+  }
   size_t baseline = 0;
   if (!a.baseline.empty()) {
     auto it = std::find_if(runs.begin(), runs.end(), [&](const auto& r) { return r.name == a.baseline || r.path == a.baseline; });

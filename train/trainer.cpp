@@ -261,7 +261,9 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
         window_loss = window_top1 = window_top5 = window_count = 0;
       }
       if (config.eval.every_steps > 0 && step % config.eval.every_steps == 0) {
+        const auto eval_start = Clock::now();
         run_eval(step);
+        window_start += Clock::now() - eval_start;  // images/s counts training time only
         last_evaluated = true;
       }
       if (stats[4].item<double>() > 0) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line behaviour of bnx, one case per ctest entry: cli_test.sh BNX CASE.
-# Cases: usage, sigterm, kill9, rank_failure, resize, eval.
+# Cases: usage, sigterm, kill9, rank_failure, resize, eval, reproduce.
 set -uo pipefail
 bnx=$1
 case_name=$2
@@ -145,6 +145,21 @@ PY
   check "recompute-bn runs and saves" test -s "$work/recal.bnx"
   "$bnx" export --checkpoint "$last" --out "$work/m.safetensors" --fold-bn >/dev/null
   check "export --fold-bn" test -s "$work/m.safetensors"
+  ;;
+reproduce)
+  # A tiny end-to-end comparison: a non-BN and a BN variant, then bnx compare with table and plot.
+  "$bnx" train --config "$config" --set model.norm=none --set train.steps=40 --set eval.every_steps=10 --out "$work/plain" >/dev/null 2>&1
+  check "non-BN variant trains" test $? = 0
+  "$bnx" train --config "$config" --set train.steps=40 --set eval.every_steps=10 --out "$work/bn" >/dev/null 2>&1
+  check "BN variant trains" test $? = 0
+  "$bnx" compare "$work/plain" "$work/bn" --markdown "$work/table.md" --svg "$work/curves.svg" >"$work/table.txt"
+  check "compare runs" test $? = 0
+  check "table names the baseline" grep -q "plain (baseline)" "$work/table.txt"
+  check "markdown table has both runs" test "$(grep -c '^| ' "$work/table.md")" = 4
+  /usr/bin/python3 -c "import sys, xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); n=sum(1 for e in r.iter('{http://www.w3.org/2000/svg}polyline')); sys.exit(0 if n == 2 else 1)" "$work/curves.svg"
+  check "the SVG parses as XML and has one curve per run" test $? = 0
+  "$bnx" compare "$work/nowhere" >/dev/null 2>"$work/err"; code=$?
+  check "missing metrics file is an error naming it" grep -q "nowhere/metrics.jsonl: cannot read" "$work/err"
   ;;
 *)
   echo "unknown case $case_name"
