@@ -155,11 +155,12 @@ reproduce)
   "$bnx" compare "$work/plain" "$work/bn" --markdown "$work/table.md" --svg "$work/curves.svg" >"$work/table.txt"
   check "compare runs" test $? = 0
   check "table names the baseline" grep -q "plain (baseline)" "$work/table.txt"
-  check "markdown table has both runs" test "$(grep -c '^| ' "$work/table.md")" = 4
+  check "markdown table has a header and both runs" test "$(grep -c '^| ' "$work/table.md")" = 3
   /usr/bin/python3 -c "import sys, xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); n=sum(1 for e in r.iter('{http://www.w3.org/2000/svg}polyline')); sys.exit(0 if n == 2 else 1)" "$work/curves.svg"
   check "the SVG parses as XML and has one curve per run" test $? = 0
   "$bnx" compare "$work/nowhere" >/dev/null 2>"$work/err"; code=$?
-  check "missing metrics file is an error naming it" grep -q "nowhere/metrics.jsonl: cannot read" "$work/err"
+  check "missing metrics file exits 2" test $code = 2
+  check "missing metrics file is named" grep -q "nowhere: cannot read" "$work/err"
   ;;
 *)
   echo "unknown case $case_name"
