@@ -387,3 +387,32 @@ TEST(ImageFolder, ConvertedFashionMnistLoadsWithMatchingLabels) {
 
 }  // namespace
 }  // namespace bnx::data
+
+namespace bnx::data {
+namespace {
+
+// An 800x400 JPEG, left half red and right half blue, whose EXIF orientation (6) says "rotate 90
+// degrees clockwise": displayed, it is 400x800 with red on top (as PIL-based pipelines see it).
+TEST(Transforms, RespectsExifOrientationWithReducedDecode) {
+  std::ifstream in(test::test_data("exif_orientation_6.jpg"), std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  int w = 0, h = 0;
+  ASSERT_TRUE(jpeg_size(bytes, w, h));
+  EXPECT_EQ(w, 800);  // the header has the stored orientation
+  TransformOptions o;
+  o.crop_size = 64;
+  o.resize = 64;  // center square of the displayed image -> 64x64 (decoded at 1/4)
+  Transform t(o, false, 3);
+  torch::Tensor out = torch::empty({3, 64, 64}, torch::kUInt8);
+  Rng rng({0});
+  t.apply_encoded(bytes, "exif", rng, out.data_ptr(), true);
+  // Top rows red, bottom rows blue, left and right columns alike.
+  EXPECT_GT(out[0][4][32].item<int>(), 180);
+  EXPECT_LT(out[2][4][32].item<int>(), 80);
+  EXPECT_GT(out[2][60][32].item<int>(), 180);
+  EXPECT_LT(out[0][60][32].item<int>(), 80);
+  EXPECT_EQ(out[0][4][2].item<int>() > 180, out[0][4][61].item<int>() > 180);
+}
+
+}  // namespace
+}  // namespace bnx::data
