@@ -167,15 +167,30 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<g id=\"axes\" stroke=\"black\"><line x1=\"" << left << "\" y1=\"" << top + ph << "\" x2=\"" << left + pw << "\" y2=\"" << top + ph
     << "\"/><line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left << "\" y2=\"" << top + ph << "\"/></g>\n";
-  for (int i = 0; i <= 5; ++i) {  // y ticks
-    double acc = lo + (hi - lo) * i / 5;
+  // y ticks at round percentages: every 5, 10 or 20 points, at most 10 ticks.
+  double tick = 0.05;
+  while ((hi - lo) / tick > 10) tick *= 2;
+  for (double acc = std::ceil(lo / tick - 1e-9) * tick; acc <= hi + 1e-9; acc += tick) {
     s << "<g class=\"tick\"><line x1=\"" << left - 4 << "\" y1=\"" << sy(acc) << "\" x2=\"" << left + pw << "\" y2=\"" << sy(acc)
-      << "\" stroke=\"#ddd\"/><text x=\"" << left - 8 << "\" y=\"" << sy(acc) + 4 << "\" text-anchor=\"end\">" << fixed(100 * acc, 1)
+      << "\" stroke=\"#ddd\"/><text x=\"" << left - 8 << "\" y=\"" << sy(acc) + 4 << "\" text-anchor=\"end\">" << fixed(100 * acc, 0)
       << "%</text></g>\n";
   }
-  for (int i = 0; i <= 5; ++i) {  // x ticks
-    double v = x0 + (x1 - x0) * i / 5;
-    double step = log_steps ? std::pow(10.0, v) : v;
+  // x ticks: powers of ten on a log axis, else round steps (1, 2 or 5 x 10^k) with at most 8 ticks.
+  std::vector<double> xticks;
+  if (log_steps) {
+    for (double v = std::ceil(x0 - 1e-9); v <= x1 + 1e-9; v += 1) xticks.push_back(std::pow(10.0, v));
+  } else {
+    double unit = std::pow(10.0, std::floor(std::log10(std::max(1.0, x1))));
+    double step = unit;
+    for (double m : {0.1, 0.2, 0.5, 1.0}) {
+      if (x1 / (unit * m) <= 8) {
+        step = unit * m;
+        break;
+      }
+    }
+    for (double v = 0; v <= x1 + 1e-9; v += std::max(1.0, step)) xticks.push_back(v);
+  }
+  for (double step : xticks) {
     s << "<text x=\"" << sx(step) << "\" y=\"" << top + ph + 18 << "\" text-anchor=\"middle\">" << std::llround(step) << "</text>\n";
   }
   s << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 15 << "\" text-anchor=\"middle\">training steps" << (log_steps ? " (log scale)" : "")
