@@ -76,5 +76,35 @@ TEST(Optimizer, WeightDecayExemptsBnAndBiases) {
   EXPECT_DOUBLE_EQ(static_cast<torch::optim::SGDOptions&>(none.options()).lr(), 0.25);
 }
 
+TEST(Optimizer, RmspropMatchesLibTorchsRmsprop) {
+  torch::manual_seed(1);
+  torch::nn::Linear a(4, 3), b(4, 3);
+  {
+    torch::NoGradGuard no_grad;
+    b->weight.copy_(a->weight);
+    b->bias.copy_(a->bias);
+  }
+  OptimOptions o;
+  o.kind = OptimizerKind::kRmsprop;
+  o.lr = 0.01;
+  o.momentum = 0.9;
+  o.weight_decay = 1e-3;
+  auto ours = make_optimizer(o, *a);
+  torch::optim::RMSprop ref(b->parameters(),
+                            torch::optim::RMSpropOptions(0.01).alpha(0.9).eps(1.0).momentum(0.9).weight_decay(1e-3));
+  for (int step = 0; step < 3; ++step) {
+    torch::Tensor x = torch::randn({5, 4});
+    ours->zero_grad();
+    ref.zero_grad();
+    a->forward(x).square().sum().backward();
+    b->forward(x).square().sum().backward();
+    ours->step();
+    ref.step();
+  }
+  EXPECT_FALSE(torch::equal(a->weight, torch::zeros_like(a->weight)));
+  EXPECT_ALL_CLOSE(a->weight, b->weight, 1e-6, 1e-7);
+  EXPECT_ALL_CLOSE(a->bias, b->bias, 1e-6, 1e-7);
+}
+
 }  // namespace
 }  // namespace bnx::train
