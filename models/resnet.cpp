@@ -52,7 +52,7 @@ torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
     y = norm(bn2, conv2->forward(y));
   }
   torch::Tensor identity = downsample ? downsample->forward(x) : x;
-  return activate(y + identity, activation);
+  return activate(y.add_(identity), activation);  // in place, as torchvision's out += identity
 }
 
 }  // namespace detail
