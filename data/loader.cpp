@@ -63,7 +63,13 @@ int64_t Loader::load_into(int64_t index, void* out) {
     Rng rng({seed_, static_cast<uint64_t>(epoch_), static_cast<uint64_t>(index)});
     try {
       auto bytes = dataset_->encoded(i);
-      if (bytes.empty()) {
+      if (options_.ten_crop) {
+        if (bytes.empty()) {
+          transform_->apply_ten_crop(dataset_->load(i).image, out, options_.uint8_output);
+        } else {
+          transform_->apply_ten_crop_encoded(bytes, dataset_->describe(i), out, options_.uint8_output);
+        }
+      } else if (bytes.empty()) {
         transform_->apply(dataset_->load(i).image, rng, out, options_.uint8_output);
       } else {
         transform_->apply_encoded(bytes, dataset_->describe(i), rng, out, options_.uint8_output);
@@ -89,10 +95,11 @@ int64_t Loader::load_into(int64_t index, void* out) {
 Batch Loader::build(const std::vector<int64_t>& indices) {
   const int64_t b = static_cast<int64_t>(indices.size()), c = transform_->channels(),
                 s = transform_->options().crop_size;
+  const int64_t crops = options_.ten_crop ? 10 : 1;
   Batch batch;
-  batch.images = torch::empty({b, c, s, s}, options_.uint8_output ? torch::kUInt8 : torch::kFloat32);
+  batch.images = torch::empty({b * crops, c, s, s}, options_.uint8_output ? torch::kUInt8 : torch::kFloat32);
   batch.labels = torch::empty({b}, torch::kInt64);
-  const size_t per_example = static_cast<size_t>(c * s * s) * batch.images.element_size();
+  const size_t per_example = static_cast<size_t>(crops * c * s * s) * batch.images.element_size();
   auto* base = static_cast<uint8_t*>(batch.images.data_ptr());
   for (int64_t k = 0; k < b; ++k) {
     const int64_t used = load_into(indices[k], base + k * per_example);

@@ -30,10 +30,13 @@ struct LoaderOptions {
   double max_failure_fraction = 0.01;
   /// Output uint8 (C, H, W) batches, not normalized (for a GPU-side normalize).
   bool uint8_output = false;
+  /// Evaluation with 10 crops per example: images are (10 B, C, S, S), example k's crops at rows
+  /// 10k..10k+9 (see Transform::apply_ten_crop).
+  bool ten_crop = false;
 };
 
 struct Batch {
-  torch::Tensor images;  // (B, C, S, S) float32 normalized, or uint8
+  torch::Tensor images;  // (B, C, S, S) float32 normalized, or uint8; (10 B, C, S, S) with ten_crop
   torch::Tensor labels;  // (B,) int64
   std::vector<int64_t> indices;
 };

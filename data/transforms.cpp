@@ -153,7 +153,35 @@ void Transform::apply_encoded(const std::vector<uint8_t>& bytes, const std::stri
   finish(image, box, rng, out, out_uint8);
 }
 
-void Transform::finish(const cv::Mat& image, const CropBox& box, Rng& rng, void* out, bool out_uint8) const {
+void Transform::apply_ten_crop(const cv::Mat& image, void* out, bool out_uint8) const {
+  if (image.empty()) throw DataError("transform: empty image");
+  const int s = static_cast<int>(options_.crop_size);
+  const double scale = static_cast<double>(options_.resize) / std::min(image.rows, image.cols);
+  cv::Mat resized = image;
+  const int w = std::max(s, static_cast<int>(std::lround(image.cols * scale)));
+  const int h = std::max(s, static_cast<int>(std::lround(image.rows * scale)));
+  if (w != image.cols || h != image.rows) {
+    cv::resize(image, resized, cv::Size(w, h), 0, 0, scale < 0.5 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  }
+  const CropBox boxes[5] = {{0, 0, s, s}, {w - s, 0, s, s}, {0, h - s, s, s}, {w - s, h - s, s, s},
+                            {(w - s) / 2, (h - s) / 2, s, s}};
+  const size_t per_crop = static_cast<size_t>(channels_ * s * s) * (out_uint8 ? 1 : sizeof(float));
+  Rng unused({0});
+  for (int k = 0; k < 10; ++k) {
+    finish(resized, boxes[k % 5], unused, static_cast<uint8_t*>(out) + k * per_crop, out_uint8, /*mirror=*/k >= 5);
+  }
+}
+
+void Transform::apply_ten_crop_encoded(const std::vector<uint8_t>& bytes, const std::string& name, void* out,
+                                       bool out_uint8) const {
+  cv::Mat image = cv::imdecode(bytes, channels_ == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);
+  if (image.empty()) throw DataError(name + ": cannot decode image");
+  if (channels_ == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
+  apply_ten_crop(image, out, out_uint8);
+}
+
+void Transform::finish(const cv::Mat& image, const CropBox& box, Rng& rng, void* out, bool out_uint8,
+                       bool mirror) const {
   const int s = static_cast<int>(options_.crop_size);
   cv::Mat source = image;
   if (source.channels() != channels_) {
@@ -177,7 +205,7 @@ void Transform::finish(const cv::Mat& image, const CropBox& box, Rng& rng, void*
     const bool shrink = crop.cols >= 2 * s && crop.rows >= 2 * s;
     cv::resize(crop, resized, cv::Size(s, s), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
   }
-  const bool flip = train_ && options_.flip && rng.uniform() < 0.5;
+  const bool flip = mirror || (train_ && options_.flip && rng.uniform() < 0.5);
 
   const int c = static_cast<int>(channels_);
   cv::Mat pixels;  // (s, s, c) float in [0, 1] when distorting, else uint8

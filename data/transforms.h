@@ -64,6 +64,14 @@ class Transform {
   void apply_encoded(const std::vector<uint8_t>& bytes, const std::string& name, Rng& rng, void* out,
                      bool out_uint8 = false) const;
 
+  /// Evaluation with 10 crops: the short side resized to `resize`, then the four corner and the
+  /// center crop_size crops and their horizontal mirrors, written to `out` as 10 consecutive
+  /// (channels, crop_size, crop_size) examples (float32 normalized, or uint8).
+  void apply_ten_crop(const cv::Mat& image, void* out, bool out_uint8 = false) const;
+  /// Same from encoded bytes; throws DataError naming `name` when they do not decode.
+  void apply_ten_crop_encoded(const std::vector<uint8_t>& bytes, const std::string& name, void* out,
+                              bool out_uint8 = false) const;
+
   const TransformOptions& options() const { return options_; }
   int64_t channels() const { return channels_; }
   bool train() const { return train_; }
@@ -71,7 +79,8 @@ class Transform {
  private:
   CropBox choose_box(int height, int width, Rng& rng) const;
   // Crops `box` from `image` (RGB or gray), resizes to the output size, flips/distorts, writes out.
-  void finish(const cv::Mat& image, const CropBox& box, Rng& rng, void* out, bool out_uint8) const;
+  // `mirror` forces the horizontal flip (ten-crop evaluation).
+  void finish(const cv::Mat& image, const CropBox& box, Rng& rng, void* out, bool out_uint8, bool mirror = false) const;
 
   TransformOptions options_;
   bool train_;

@@ -416,3 +416,30 @@ TEST(Transforms, RespectsExifOrientationWithReducedDecode) {
 
 }  // namespace
 }  // namespace bnx::data
+
+namespace bnx::data {
+namespace {
+
+// Ten crops of a 12x8 gradient image (R = x, G = y), resize 8 (no-op), crop 4: corners, center,
+// then the same five mirrored.
+TEST(Transforms, TenCropCornersCenterAndMirrors) {
+  cv::Mat m(8, 12, CV_8UC3);
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 12; ++x) m.at<cv::Vec3b>(y, x) = cv::Vec3b(x, y, 7);
+  TransformOptions o;
+  o.crop_size = 4;
+  o.resize = 8;
+  Transform t(o, false, 3);
+  torch::Tensor out = torch::empty({10, 3, 4, 4}, torch::kUInt8);
+  t.apply_ten_crop(m, out.data_ptr(), true);
+  const int x0[5] = {0, 8, 0, 8, 4}, y0[5] = {0, 0, 4, 4, 2};
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(out[k][0][0][0].item<int>(), x0[k]) << k;  // R at the crop's top-left = its x
+    EXPECT_EQ(out[k][1][0][0].item<int>(), y0[k]) << k;  // G = its y
+    EXPECT_EQ(out[k + 5][0][0][0].item<int>(), x0[k] + 3) << k;  // mirrored: the crop's right edge first
+    EXPECT_TRUE(torch::equal(out[k + 5], out[k].flip({2}))) << k;
+  }
+}
+
+}  // namespace
+}  // namespace bnx::data

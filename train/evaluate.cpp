@@ -31,7 +31,8 @@ EvalResult evaluate(models::Model& model, std::shared_ptr<const data::Dataset> d
   double loss_sum = 0;
   int64_t top1 = 0, top5 = 0, count = 0;
   while (auto batch = loader.next()) {
-    torch::Tensor logits = model.forward(batch->images);  // (n, classes)
+    torch::Tensor logits = model.forward(batch->images);  // (n, classes), or (10 n, classes) with ten_crop
+    if (loader_options.ten_crop) logits = logits.view({batch->labels.size(0), 10, -1}).mean(1);  // (n, classes)
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, batch->labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();

@@ -23,6 +23,7 @@ struct EvalResult {
 std::pair<int64_t, int64_t> correct_counts(const torch::Tensor& logits, const torch::Tensor& labels);
 
 /// Evaluates `model` on this rank's shard of `dataset`; the result is the same on every rank.
+/// With `loader.ten_crop` the logits of an example's 10 crops are averaged.
 EvalResult evaluate(models::Model& model, std::shared_ptr<const data::Dataset> dataset,
                     std::shared_ptr<const data::Transform> transform, const data::LoaderOptions& loader,
                     int64_t batch_size, dist::Communicator& comm);

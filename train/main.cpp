@@ -37,6 +37,7 @@ struct EvalArgs {
   std::string checkpoint, data, save;
   std::vector<std::string> set;
   int64_t recompute_bn = 0;
+  bool ten_crop = false;
 };
 
 struct ExportArgs {
@@ -93,11 +94,14 @@ int run_eval(const EvalArgs& a, std::shared_ptr<dist::Communicator> world) {
       std::cout << "saved " << a.save << "\n";
     }
   }
-  train::EvalResult r = train::evaluate(*model, data.val, data.eval_transform, config.loader, config.eval.batch_size, *world);
+  data::LoaderOptions loader = config.loader;
+  loader.ten_crop = a.ten_crop;
+  train::EvalResult r = train::evaluate(*model, data.val, data.eval_transform, loader, config.eval.batch_size, *world);
   if (world->rank() == 0) {
     nlohmann::json j = {{"checkpoint", a.checkpoint}, {"step", ckpt.meta.step}, {"loss", r.loss},
                         {"top1", r.top1},            {"top5", r.top5},          {"top1_error", 1 - r.top1},
-                        {"top5_error", 1 - r.top5},  {"count", r.count}};
+                        {"top5_error", 1 - r.top5},  {"count", r.count},
+                        {"crops", a.ten_crop ? 10 : 1}};
     std::cout << j.dump() << std::endl;
   }
   return 0;
@@ -178,6 +182,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--recompute-bn", ea.recompute_bn, "re-estimate BN statistics from N training batches first")
       ->check(CLI::NonNegativeNumber);
   eval_cmd->add_option("--save", ea.save, "with --recompute-bn: write the recalibrated checkpoint here");
+  eval_cmd->add_flag("--ten-crop", ea.ten_crop, "average the logits of 10 crops (corners, center, and their mirrors)");
 
   ExportArgs xa;
   auto* export_cmd = app.add_subcommand("export", "export a checkpoint as safetensors with PyTorch names");

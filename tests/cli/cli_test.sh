@@ -141,6 +141,10 @@ sys.exit(0 if ok else 1)
 PY
     check "bnx eval on $n rank(s) equals the trainer's last evaluation" test $? = 0
   done
+  "$bnx" eval --checkpoint "$last" --ten-crop >"$work/ten.json" 2>"$work/err"
+  check "bnx eval --ten-crop" test $? = 0
+  /usr/bin/python3 -c "import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); sys.exit(0 if r['crops'] == 10 and r['count'] == 10000 and r['top1'] > 0.5 else 1)" "$work/ten.json"
+  check "ten-crop evaluation counts every example once with 10 crops" test $? = 0
   "$bnx" eval --checkpoint "$last" --recompute-bn 20 --save "$work/recal.bnx" >"$work/recal.log" 2>&1
   check "recompute-bn runs and saves" test -s "$work/recal.bnx"
   "$bnx" export --checkpoint "$last" --out "$work/m.safetensors" --fold-bn >/dev/null
