@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "models/registry.h"
 #include "train/checkpoint.h"
 #include "tests/test_support.h"
 
@@ -106,6 +107,30 @@ TEST(Trainer, NonFiniteLossStopsEveryRankWithoutCheckpoint) {
   comm->barrier();
   // Checkpoints of the finite steps before may exist; none of the poisoned step.
   for (const auto& path : list_checkpoints(dir.string())) EXPECT_LT(read_checkpoint(path).meta.step, failed_step);
+}
+
+// With per-rank BN, evaluation and checkpoints use the running statistics averaged over ranks.
+TEST(Trainer, PerRankBnStatisticsAreAveragedForSaving) {
+  auto comm = world();
+  Config config = tiny_config();
+  config.model.norm = models::Norm::kBatch;
+  models::ModelOptions o = config.model;
+  o.in_channels = 1;
+  o.num_classes = 10;
+  auto model = models::make_model(o, 28);
+  model->forward(torch::randn({8, 1, 28, 28}) * (comm->rank() + 1) + comm->rank());  // rank-specific statistics
+  torch::Tensor mean;
+  for (const auto& [name, tensor] : models::state_dict(*model)) {
+    if (name == "bn1.running_mean") mean = tensor;
+  }
+  ASSERT_TRUE(mean.defined());
+  torch::Tensor expected = mean.clone();
+  comm->allreduce(expected, dist::ReduceOp::kAvg);
+  average_bn_statistics(*model, config, *comm);
+  EXPECT_ALL_CLOSE(mean, expected, 1e-6, 1e-7);
+  torch::Tensor first = mean.clone();
+  comm->broadcast(first, 0);
+  EXPECT_TRUE(torch::equal(first, mean));  // identical on every rank
 }
 
 }  // namespace
