@@ -5,8 +5,12 @@
 
 namespace bnx::dist {
 
-void Communicator::allreduce_coalesced(std::vector<torch::Tensor>& tensors, ReduceOp op) {
-  // One flat buffer per dtype, in first-seen order, so every rank issues the same collectives.
+namespace {
+
+// Runs `collective` on one flat buffer per dtype (in first-seen order, so every rank issues the
+// same collectives) and copies the results back into `tensors`.
+template <class Collective>
+void coalesced(std::vector<torch::Tensor>& tensors, Collective collective) {
   std::vector<torch::ScalarType> order;
   std::map<torch::ScalarType, std::vector<size_t>> by_type;
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -14,11 +18,12 @@ void Communicator::allreduce_coalesced(std::vector<torch::Tensor>& tensors, Redu
     if (by_type.find(type) == by_type.end()) order.push_back(type);
     by_type[type].push_back(i);
   }
+  torch::NoGradGuard no_grad;
   for (auto type : order) {
     std::vector<torch::Tensor> flat;
     for (size_t i : by_type[type]) flat.push_back(tensors[i].reshape({-1}));
     torch::Tensor buffer = torch::cat(flat);  // (sum of numels,)
-    allreduce(buffer, op);
+    collective(buffer);
     int64_t offset = 0;
     for (size_t i : by_type[type]) {
       int64_t n = tensors[i].numel();
@@ -26,6 +31,17 @@ void Communicator::allreduce_coalesced(std::vector<torch::Tensor>& tensors, Redu
       offset += n;
     }
   }
+}
+
+}  // namespace
+
+void Communicator::allreduce_coalesced(std::vector<torch::Tensor>& tensors, ReduceOp op) {
+  coalesced(tensors, [&](torch::Tensor& buffer) { allreduce(buffer, op); });
+}
+
+void Communicator::broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root) {
+  if (size() == 1) return;
+  coalesced(tensors, [&](torch::Tensor& buffer) { broadcast(buffer, root); });
 }
 
 double Communicator::allreduce_scalar(double value, ReduceOp op) {

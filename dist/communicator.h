@@ -48,6 +48,8 @@ class Communicator {
   virtual std::unique_ptr<Work> allreduce_async(torch::Tensor& tensor, ReduceOp op) = 0;
   /// Allreduces every tensor of the list in one collective (one fused buffer per dtype).
   void allreduce_coalesced(std::vector<torch::Tensor>& tensors, ReduceOp op);
+  /// Broadcasts every tensor of the list from `root` (one flat buffer per dtype).
+  void broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root);
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
   /// Gathers equal-shaped tensors: returns (size(), *tensor.shape).
   virtual torch::Tensor allgather(const torch::Tensor& tensor) = 0;

@@ -2,7 +2,6 @@
 #include "dist/gradient_reducer.h"
 
 #include <functional>
-#include <map>
 #include <sstream>
 
 namespace bnx::dist {
@@ -37,28 +36,6 @@ void check_same_on_all_ranks(Communicator& comm, const NamedTensors& named, cons
   fail(comm, what + " differ across ranks at entry " + std::to_string(first) + ": this rank has " + mine);
 }
 
-void broadcast_coalesced(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root) {
-  if (comm.size() == 1) return;
-  std::vector<torch::ScalarType> order;
-  std::map<torch::ScalarType, std::vector<torch::Tensor>> by_type;
-  for (const auto& t : tensors) {
-    if (by_type.find(t.scalar_type()) == by_type.end()) order.push_back(t.scalar_type());
-    by_type[t.scalar_type()].push_back(t);
-  }
-  torch::NoGradGuard no_grad;
-  for (auto type : order) {
-    std::vector<torch::Tensor> flat;
-    for (const auto& t : by_type[type]) flat.push_back(t.reshape({-1}));
-    torch::Tensor buffer = torch::cat(flat);
-    comm.broadcast(buffer, root);
-    int64_t offset = 0;
-    for (auto& t : by_type[type]) {
-      t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
-      offset += t.numel();
-    }
-  }
-}
-
 GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm, NamedTensors parameters,
                                  const NamedTensors& buffers, GradientReducerOptions options)
     : comm_(std::move(comm)), params_(std::move(parameters)), options_(options) {
@@ -68,7 +45,7 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm, NamedTensor
   std::vector<torch::Tensor> state;
   for (const auto& p : params_) state.push_back(p.second);
   for (const auto& b : buffers) state.push_back(b.second);
-  broadcast_coalesced(*comm_, state, 0);
+  comm_->broadcast_coalesced(state, 0);
 
   // Buckets in reverse parameter order; a new bucket starts when the current one is full or the
   // dtype changes.

@@ -68,7 +68,4 @@ class GradientReducer {
 /// first difference. Exposed for tests and checkpoint loading.
 void check_same_on_all_ranks(Communicator& comm, const NamedTensors& named, const std::string& what);
 
-/// Broadcasts every tensor from `root` in one collective per dtype.
-void broadcast_coalesced(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root);
-
 }  // namespace bnx::dist
