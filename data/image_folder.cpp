@@ -1,14 +1,13 @@
 // ImageFolder indexing and loading (see image_folder.h).
 #include "data/image_folder.h"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+
+#include "data/decode.h"
 
 namespace fs = std::filesystem;
 
@@ -123,18 +122,18 @@ std::shared_ptr<ImageFolder> ImageFolder::open(const std::string& root, bool tra
 
 std::vector<uint8_t> ImageFolder::encoded(int64_t index) const {
   const std::string& path = entries_.at(index).path;
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw DataError(path + ": cannot open");
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+  std::vector<uint8_t> bytes(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
+    throw DataError(path + ": read failed");
+  }
+  return bytes;
 }
 
 Sample ImageFolder::load(int64_t index) const {
-  auto bytes = encoded(index);
-  cv::Mat bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);  // applies EXIF orientation
-  if (bgr.empty()) throw DataError(entries_[index].path + ": cannot decode image");
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  return {rgb, entries_[index].label};
+  return {decode_image(encoded(index), 3, entries_[index].path), entries_[index].label};
 }
 
 }  // namespace bnx::data

@@ -1,13 +1,13 @@
 // Transforms (see transforms.h).
 #include "data/transforms.h"
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 
 #include "data/dataset.h"
+#include "data/decode.h"
 
 namespace bnx::data {
 
@@ -46,29 +46,6 @@ CropBox center_crop_box(int height, int width, int64_t resize, int64_t crop) {
   return {(width - w) / 2, (height - h) / 2, w, h};
 }
 
-bool jpeg_size(const std::vector<uint8_t>& b, int& width, int& height) {
-  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
-  size_t i = 2;
-  while (i + 9 < b.size()) {
-    if (b[i] != 0xFF) return false;
-    const uint8_t marker = b[i + 1];
-    if (marker == 0xFF) {  // fill byte
-      ++i;
-      continue;
-    }
-    const size_t length = (size_t(b[i + 2]) << 8) | b[i + 3];
-    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (sof) {
-      height = (b[i + 5] << 8) | b[i + 6];
-      width = (b[i + 7] << 8) | b[i + 8];
-      return width > 0 && height > 0;
-    }
-    if (marker == 0xD9 || marker == 0xDA || length < 2) return false;
-    i += 2 + length;
-  }
-  return false;
-}
-
 Transform::Transform(TransformOptions options, bool train, int64_t channels)
     : options_(std::move(options)), train_(train), channels_(channels) {
   if (channels_ != 1 && channels_ != 3) throw DataError("transform: channels must be 1 or 3");
@@ -96,61 +73,33 @@ void Transform::apply(const cv::Mat& image, Rng& rng, void* out, bool out_uint8)
 
 void Transform::apply_encoded(const std::vector<uint8_t>& bytes, const std::string& name, Rng& rng, void* out,
                               bool out_uint8) const {
-  const int color = channels_ == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE;
+  const int c = static_cast<int>(channels_);
+  JpegInfo info;
+  if (!read_jpeg_info(bytes, info)) {  // PNG, BMP, ...: decode all, then choose the box
+    cv::Mat image = decode_image(bytes, c, name);
+    finish(image, choose_box(image.rows, image.cols, rng), rng, out, out_uint8);
+    return;
+  }
+  // A JPEG: the box comes first (from the header's size), then only its pixels are decoded, at the
+  // largest reduction r in {8, 4, 2} that keeps the box at least the output size.
+  const int width = info.display_width(), height = info.display_height();
+  const CropBox box = choose_box(height, width, rng);
+  cv::Rect region(box.x, box.y, box.width, box.height);
+  if ((region & cv::Rect(0, 0, width, height)) != region) {  // pad-and-crop past the edges
+    cv::Rect all(0, 0, width, height);
+    finish(decode_jpeg_region(bytes, info, c, 1, all, name), box, rng, out, out_uint8);
+    return;
+  }
   const int s = static_cast<int>(options_.crop_size);
-  // Largest reduction r in {8, 4, 2} that keeps the crop at least the output size.
-  auto reduction = [&](const CropBox& box) {
-    if (!options_.reduced_decode) return 1;
-    for (int r : {8, 4, 2}) {
-      if (box.width / r >= s && box.height / r >= s) return r;
-    }
-    return 1;
-  };
-  auto flags = [&](int r) -> int {
-    if (r == 1) return color;
-    const bool rgb = channels_ == 3;
-    return r == 2 ? (rgb ? cv::IMREAD_REDUCED_COLOR_2 : cv::IMREAD_REDUCED_GRAYSCALE_2)
-                  : r == 4 ? (rgb ? cv::IMREAD_REDUCED_COLOR_4 : cv::IMREAD_REDUCED_GRAYSCALE_4)
-                           : (rgb ? cv::IMREAD_REDUCED_COLOR_8 : cv::IMREAD_REDUCED_GRAYSCALE_8);
-  };
-  auto decode = [&](int r) {
-    cv::Mat m = cv::imdecode(bytes, flags(r));  // applies EXIF orientation
-    if (m.empty()) throw DataError(name + ": cannot decode image");
-    return m;
-  };
-
-  int width = 0, height = 0;
-  cv::Mat image;
   int r = 1;
-  CropBox box;
-  if (jpeg_size(bytes, width, height)) {
-    const Rng start = rng;
-    box = choose_box(height, width, rng);
-    r = reduction(box);
-    image = decode(r);
-    // EXIF rotation by 90 degrees swaps the sides the header gave: redo the box for the real
-    // orientation with the same random stream.
-    const int expect_w = (width + r - 1) / r, expect_h = (height + r - 1) / r;
-    if (width != height && image.cols == expect_h && image.rows == expect_w && expect_w != expect_h) {
-      std::swap(width, height);
-      rng = start;
-      box = choose_box(height, width, rng);
-      int r2 = reduction(box);
-      if (r2 != r) image = decode(r = r2);
+  for (int candidate : {8, 4, 2}) {
+    if (options_.reduced_decode && box.width / candidate >= s && box.height / candidate >= s) {
+      r = candidate;
+      break;
     }
-  } else {
-    image = decode(1);
-    box = choose_box(image.rows, image.cols, rng);
   }
-  if (r > 1) {
-    // Box in reduced coordinates, kept inside the decoded image.
-    box.x /= r;
-    box.y /= r;
-    box.width = std::max(1, std::min(box.width / r, image.cols - box.x));
-    box.height = std::max(1, std::min(box.height / r, image.rows - box.y));
-  }
-  if (channels_ == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
-  finish(image, box, rng, out, out_uint8);
+  cv::Mat image = decode_jpeg_region(bytes, info, c, r, region, name);
+  finish(image, {region.x, region.y, region.width, region.height}, rng, out, out_uint8);
 }
 
 void Transform::apply_ten_crop(const cv::Mat& image, void* out, bool out_uint8) const {
@@ -174,10 +123,7 @@ void Transform::apply_ten_crop(const cv::Mat& image, void* out, bool out_uint8) 
 
 void Transform::apply_ten_crop_encoded(const std::vector<uint8_t>& bytes, const std::string& name, void* out,
                                        bool out_uint8) const {
-  cv::Mat image = cv::imdecode(bytes, channels_ == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);
-  if (image.empty()) throw DataError(name + ": cannot decode image");
-  if (channels_ == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
-  apply_ten_crop(image, out, out_uint8);
+  apply_ten_crop(decode_image(bytes, static_cast<int>(channels_), name), out, out_uint8);
 }
 
 void Transform::finish(const cv::Mat& image, const CropBox& box, Rng& rng, void* out, bool out_uint8,

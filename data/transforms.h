@@ -2,7 +2,7 @@
 // RandomResizedCrop) or pad-and-random-crop for small images, horizontal flip, optional
 // photometric distortion (off by default: the paper reduced distortions for BN). Evaluation:
 // resize the short side, center crop. Both normalize to float32 CHW (or keep uint8 CHW).
-// Encoded JPEGs are decoded at 1/2, 1/4 or 1/8 size when the crop still has enough pixels.
+// Encoded JPEGs: only the crop is decoded, at 1/2, 1/4 or 1/8 size when it still has enough pixels.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -48,8 +48,6 @@ struct CropBox {
 CropBox random_resized_crop_box(int height, int width, Rng& rng, const TransformOptions& options);
 /// The region that "resize short side to `resize`, center crop `crop`" keeps, in full coordinates.
 CropBox center_crop_box(int height, int width, int64_t resize, int64_t crop);
-/// Width and height from a JPEG's SOF header (before EXIF orientation); false if not a JPEG.
-bool jpeg_size(const std::vector<uint8_t>& bytes, int& width, int& height);
 
 class Transform {
  public:
@@ -59,8 +57,9 @@ class Transform {
   /// Writes one example, (channels, crop_size, crop_size), to `out` (float32 normalized, or uint8
   /// when `out_uint8`). `image`: (H, W, C) uint8, RGB when C == 3.
   void apply(const cv::Mat& image, Rng& rng, void* out, bool out_uint8 = false) const;
-  /// Same from encoded bytes (JPEG, PNG, ...), using reduced-size decoding; throws DataError
-  /// naming `name` when the bytes do not decode.
+  /// Same from encoded bytes (JPEG, PNG, ...); for a JPEG the box is drawn from its header and only
+  /// the box is decoded (at reduced size when possible). Throws DataError naming `name` when the
+  /// bytes do not decode.
   void apply_encoded(const std::vector<uint8_t>& bytes, const std::string& name, Rng& rng, void* out,
                      bool out_uint8 = false) const;
 

@@ -1,15 +1,17 @@
 // data/: IDX parsing (the Debian Fashion-MNIST files and every malformed case), transforms on
 // images with known pixels, crop boxes over many seeds and odd sizes, the distributed sampler,
 // the loader's determinism across threads and ranks, decode failures, and the IDX -> ImageFolder
-// conversion.
+// conversion, and JPEG decoding (regions, reduced scales, EXIF orientations) against OpenCV.
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "data/convert.h"
+#include "data/decode.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
@@ -236,10 +238,10 @@ TEST(Transforms, ReducedJpegDecodeMatchesFullDecode) {
   cv::GaussianBlur(big, big, cv::Size(0, 0), 3);
   std::vector<uint8_t> jpeg;
   cv::imencode(".jpg", big, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
-  int w = 0, h = 0;
-  ASSERT_TRUE(jpeg_size(jpeg, w, h));
-  EXPECT_EQ(w, 1000);
-  EXPECT_EQ(h, 800);
+  JpegInfo info;
+  ASSERT_TRUE(read_jpeg_info(jpeg, info));
+  EXPECT_EQ(info.width, 1000);
+  EXPECT_EQ(info.height, 800);
   TransformOptions o;
   o.crop_size = 64;
   Transform fast(o, false, 3);
@@ -396,9 +398,11 @@ namespace {
 TEST(Transforms, RespectsExifOrientationWithReducedDecode) {
   std::ifstream in(test::test_data("exif_orientation_6.jpg"), std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-  int w = 0, h = 0;
-  ASSERT_TRUE(jpeg_size(bytes, w, h));
-  EXPECT_EQ(w, 800);  // the header has the stored orientation
+  JpegInfo info;
+  ASSERT_TRUE(read_jpeg_info(bytes, info));
+  EXPECT_EQ(info.width, 800);  // the header has the stored orientation
+  EXPECT_EQ(info.orientation, 6);
+  EXPECT_EQ(info.display_width(), 400);
   TransformOptions o;
   o.crop_size = 64;
   o.resize = 64;  // center square of the displayed image -> 64x64 (decoded at 1/4)
@@ -439,6 +443,125 @@ TEST(Transforms, TenCropCornersCenterAndMirrors) {
     EXPECT_EQ(out[k + 5][0][0][0].item<int>(), x0[k] + 3) << k;  // mirrored: the crop's right edge first
     EXPECT_TRUE(torch::equal(out[k + 5], out[k].flip({2}))) << k;
   }
+}
+
+}  // namespace
+}  // namespace bnx::data
+
+namespace bnx::data {
+namespace {
+
+// A photo-like 333x517 RGB image (smooth color fields plus noise), JPEG q90 with 4:2:0 chroma.
+std::vector<uint8_t> photo_jpeg(int h = 333, int w = 517) {
+  cv::Mat m(h, w, CV_8UC3);
+  cv::RNG noise(7);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      m.at<cv::Vec3b>(y, x) = cv::Vec3b((x * 255) / w, (y * 255) / h, ((x + y) * 3) % 256);
+  cv::Mat n(h, w, CV_8UC3);
+  noise.fill(n, cv::RNG::UNIFORM, 0, 40);
+  m += n;
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", m, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+  return jpeg;
+}
+
+// The same JPEG with an APP1 EXIF block (big-endian TIFF, one IFD0 entry) giving `orientation`.
+std::vector<uint8_t> with_orientation(const std::vector<uint8_t>& jpeg, int orientation) {
+  const std::vector<uint8_t> payload = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8,  // header, IFD0 at 8
+                                        0, 1,                                                     // one entry
+                                        0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, uint8_t(orientation), 0, 0,
+                                        0, 0, 0, 0};  // no next IFD
+  const size_t length = payload.size() + 2;
+  std::vector<uint8_t> out = {0xFF, 0xD8, 0xFF, 0xE1, uint8_t(length >> 8), uint8_t(length & 0xFF)};
+  out.insert(out.end(), payload.begin(), payload.end());
+  out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+  return out;
+}
+
+cv::Mat opencv_rgb(const std::vector<uint8_t>& bytes, int flags = cv::IMREAD_COLOR) {
+  cv::Mat m = cv::imdecode(bytes, flags);
+  cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  return m;
+}
+
+double max_difference(const cv::Mat& a, const cv::Mat& b) {
+  if (a.size() != b.size() || a.type() != b.type()) return 1e9;
+  return cv::norm(a, b, cv::NORM_INF);
+}
+
+// Decoding only a region, at full or reduced scale, gives the pixels of the same region of
+// OpenCV's (libjpeg's) full decode at that scale: edges, corners, single pixels and odd offsets.
+TEST(Decode, JpegRegionEqualsRegionOfFullDecode) {
+  const auto jpeg = photo_jpeg();
+  JpegInfo info;
+  ASSERT_TRUE(read_jpeg_info(jpeg, info));
+  EXPECT_EQ(info.width, 517);
+  EXPECT_EQ(info.height, 333);
+  EXPECT_EQ(info.orientation, 1);
+  const std::vector<cv::Rect> regions = {{0, 0, 517, 333}, {0, 0, 1, 1},     {516, 332, 1, 1}, {37, 101, 250, 180},
+                                         {261, 5, 256, 328}, {17, 17, 17, 17}, {100, 0, 300, 333}};
+  const std::map<int, int> reduced = {{1, cv::IMREAD_COLOR}, {2, cv::IMREAD_REDUCED_COLOR_2},
+                                      {4, cv::IMREAD_REDUCED_COLOR_4}, {8, cv::IMREAD_REDUCED_COLOR_8}};
+  for (const auto& [r, flags] : reduced) {
+    const cv::Mat full = opencv_rgb(jpeg, flags);
+    for (cv::Rect region : regions) {
+      const cv::Rect asked = region;
+      cv::Mat part = decode_jpeg_region(jpeg, info, 3, r, region, "photo.jpg");
+      // The region in the scaled image: origin and size floor-divided, at least one pixel, inside.
+      cv::Rect expect(asked.x / r, asked.y / r, std::max(1, asked.width / r), std::max(1, asked.height / r));
+      expect &= cv::Rect(0, 0, full.cols, full.rows);
+      ASSERT_EQ(region.size(), expect.size()) << "r=" << r << " " << asked;
+      EXPECT_EQ(max_difference(part(region), full(expect)), 0) << "r=" << r << " " << asked;
+    }
+  }
+  // Gray output equals OpenCV's gray decode.
+  cv::Rect region(40, 30, 200, 100);
+  cv::Mat gray = decode_jpeg_region(jpeg, info, 1, 1, region, "photo.jpg");
+  EXPECT_EQ(max_difference(gray(region), cv::imdecode(jpeg, cv::IMREAD_GRAYSCALE)(cv::Rect(40, 30, 200, 100))), 0);
+}
+
+// All eight EXIF orientations: the header reader finds the tag, and the decoded pixels equal
+// cv::imdecode's (which applies the orientation as PIL's exif_transpose does), whole and in part.
+TEST(Decode, ExifOrientationsMatchOpenCV) {
+  const auto plain = photo_jpeg(60, 90);
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    const auto jpeg = with_orientation(plain, orientation);
+    JpegInfo info;
+    ASSERT_TRUE(read_jpeg_info(jpeg, info));
+    EXPECT_EQ(info.orientation, orientation);
+    const cv::Mat reference = opencv_rgb(jpeg);
+    EXPECT_EQ(reference.cols, info.display_width()) << orientation;
+    EXPECT_EQ(reference.rows, info.display_height()) << orientation;
+    EXPECT_EQ(max_difference(decode_image(jpeg, 3, "o.jpg"), reference), 0) << orientation;
+    cv::Rect region(10, 20, 25, 30);
+    cv::Mat part = decode_jpeg_region(jpeg, info, 3, 1, region, "o.jpg");
+    EXPECT_EQ(max_difference(part(region), reference(cv::Rect(10, 20, 25, 30))), 0) << orientation;
+  }
+}
+
+// Truncated or corrupt JPEGs are errors naming the file (libjpeg alone would pad a truncated scan
+// with gray); PNGs decode through OpenCV, to RGB.
+TEST(Decode, BadJpegsThrowAndOtherFormatsDecode) {
+  auto jpeg = photo_jpeg();
+  jpeg.resize(jpeg.size() / 2);
+  EXPECT_NE(error_of([&] { decode_image(jpeg, 3, "half.jpg"); }).find("half.jpg: cannot decode JPEG: Premature end"),
+            std::string::npos)
+      << error_of([&] { decode_image(jpeg, 3, "half.jpg"); });
+  auto garbled = photo_jpeg();
+  std::fill(garbled.begin() + 200, garbled.begin() + 400, 0xFF);
+  garbled.resize(garbled.size() - 100);
+  EXPECT_NE(error_of([&] { decode_image(garbled, 3, "garbled.jpg"); }).find("garbled.jpg"), std::string::npos);
+  cv::Mat bgr = cv::imdecode(photo_jpeg(), cv::IMREAD_COLOR);
+  std::vector<uint8_t> png;
+  cv::imencode(".png", bgr, png);
+  JpegInfo info;
+  EXPECT_FALSE(read_jpeg_info(png, info));
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  EXPECT_EQ(max_difference(decode_image(png, 3, "p.png"), rgb), 0);
+  EXPECT_NE(error_of([&] { decode_image(std::vector<uint8_t>(50, 7), 3, "junk.png"); }).find("junk.png: cannot decode"),
+            std::string::npos);
 }
 
 }  // namespace

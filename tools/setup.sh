@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages bnx needs, and nothing when they are all present (idempotent, quiet).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libtorch-dev libopenmpi-dev openmpi-bin libopencv-dev
-      libyaml-cpp-dev libgtest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev dataset-fashion-mnist
+      libyaml-cpp-dev libgtest-dev zlib1g-dev libjpeg-dev libcli11-dev nlohmann-json3-dev dataset-fashion-mnist
       python3-torch python3-torchvision python3-pil python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
