@@ -110,7 +110,7 @@ BNInception::BNInception(const ModelOptions& options) {
 }
 
 torch::Tensor BNInception::forward(torch::Tensor x) {
-  x = blocks->forward(stem->forward(x));                  // (N, 1024 * width, H/32, W/32)
+  x = blocks->forward(stem->forward(layout(x)));          // (N, 1024 * width, H/32, W/32)
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (N, 1024 * width)
   if (dropout) x = dropout->forward(x);
   return fc->forward(x);

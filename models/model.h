@@ -38,6 +38,9 @@ struct ModelOptions {
   Init init = Init::kKaiming;
   double bn_eps = 1e-5;
   double bn_momentum = 0.1;
+  /// Convolutional models: weights and activations in channels-last (NHWC) memory layout, which
+  /// oneDNN (CPU) and cuDNN run faster; the values, names and shapes are the same.
+  bool channels_last = true;
   /// Ranks per SyncBatchNorm statistics group (0 = all).
   int bn_group_size = 0;
   /// MLP: hidden layers and units (the paper's MNIST net: 3 x 100 sigmoid).
@@ -53,6 +56,23 @@ struct ModelOptions {
 class Model : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+  /// Puts every 4-D parameter, and from then on every 4-D input, in channels-last layout.
+  void use_channels_last() {
+    torch::NoGradGuard no_grad;
+    for (auto& p : parameters()) {
+      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    }
+    channels_last_ = true;
+  }
+
+ protected:
+  /// The input in the model's memory layout.
+  torch::Tensor layout(const torch::Tensor& x) const {
+    return channels_last_ && x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  }
+
+ private:
+  bool channels_last_ = false;
 };
 
 }  // namespace bnx::models

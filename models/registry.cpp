@@ -50,7 +50,9 @@ std::shared_ptr<Model> make_model(const ModelOptions& options, int64_t input_siz
   }
   TORCH_CHECK(options.num_classes >= 1, "num_classes must be >= 1, got ", options.num_classes);
   TORCH_CHECK(options.width > 0, "width must be positive, got ", options.width);
-  return it->second(options, input_size);
+  auto model = it->second(options, input_size);
+  if (options.channels_last) model->use_channels_last();
+  return model;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> state_dict(const torch::nn::Module& model) {

@@ -116,7 +116,7 @@ ResNet::ResNet(int depth, const ModelOptions& options)
 }
 
 torch::Tensor ResNet::forward(torch::Tensor x) {
-  x = conv1->forward(x);
+  x = conv1->forward(layout(x));
   if (bn1) x = bn1->forward(x);
   x = activate(x, activation_);
   if (!small_input_) x = torch::max_pool2d(x, 3, 2, 1);

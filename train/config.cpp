@@ -196,6 +196,8 @@ const std::vector<Field>& fields() {
       boolean("model.lrn", ACCESS(bool, model.lrn), "local response normalization in the stem (BN-Inception)"),
       number("model.width", ACCESS(double, model.width), 1e-3, 16, "channel multiplier (BN-Inception)"),
       boolean("model.small_input", ACCESS(bool, model.small_input), "stem for 28-64 px inputs"),
+      boolean("model.channels_last", ACCESS(bool, model.channels_last),
+              "channels-last (NHWC) memory layout for conv models (faster with oneDNN and cuDNN)"),
       boolean("model.separable_stem", ACCESS(bool, model.separable_stem),
               "BN-Inception: depthwise-separable 7x7 stem (the paper's)"),
       boolean("model.zero_init_residual", ACCESS(bool, model.zero_init_residual),

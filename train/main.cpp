@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "data/convert.h"
 #include "data/idx.h"
@@ -26,6 +29,17 @@ namespace fs = std::filesystem;
 using namespace bnx;
 
 namespace {
+
+// glibc hands large freed blocks back to the kernel (mmap/trim) and every training step then
+// faults the same activation memory back in, zeroing each page: about 10% of CPU step time went
+// to the kernel. Keeping freed memory in the heap makes the steady state allocation-free; peak
+// memory is unchanged, since every step needs the same blocks again.
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
 
 struct TrainArgs {
   std::string config, out, resume;
@@ -160,6 +174,7 @@ int run_convert(const ConvertArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory();
   CLI::App app{"bnx: distributed training of BN-Inception and ResNet with synchronized batch normalization"};
   app.require_subcommand(1);
   app.footer("Exit codes: 0 ok, 1 runtime failure, 2 usage/config/checkpoint error, 75 stopped by SIGTERM/SIGUSR1/SIGINT "
