@@ -34,8 +34,15 @@ struct RunningStats {
   torch::Tensor mean, var;  // (C,) each, or undefined when not tracked
 };
 
+// Half-precision inputs (autocast's bf16/fp16) are normalized with float32 statistics and math.
+torch::ScalarType accumulate_type(const torch::Tensor& x) {
+  const auto t = x.scalar_type();
+  return t == torch::kHalf || t == torch::kBFloat16 ? torch::kFloat32 : t;
+}
+
 struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> {
-  // x: (N, C, *); weight/bias: (C,) (ones/zeros when not affine).
+  // x: (N, C, *); weight/bias: (C,) (ones/zeros when not affine). Every tensor stays on x's device
+  // (the allreduce too, with NCCL); the only host sync is for an empty or 1-value local shard.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
                                double eps, double momentum, std::shared_ptr<dist::Communicator> comm) {
@@ -44,24 +51,25 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     const int64_t c = x.size(1);
     const auto dims = reduce_dims(x.dim());
     const auto shape = channel_shape(x.dim(), c);
-    const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+    const auto f64 = x.options().dtype(torch::kFloat64);
+    const auto acc = accumulate_type(x);
 
     // Shift by the running mean (identical on all ranks) so sums of squares do not cancel.
     torch::Tensor shift = running_mean.defined() ? running_mean.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true)
                                                  : torch::zeros({c}, f64);
     torch::Tensor centered = x.to(torch::kFloat64) - shift.view(shape);  // (N, C, *) float64
     torch::Tensor stats = torch::empty({2 * c + 1}, f64);  // [count, sum(C), sum of squares(C)]
-    stats[0] = static_cast<double>(x.numel() / c);
+    const int64_t local_count = x.numel() / c;
+    stats.narrow(0, 0, 1).fill_(static_cast<double>(local_count));
     stats.narrow(0, 1, c).copy_(centered.sum(dims));
     stats.narrow(0, 1 + c, c).copy_(centered.square().sum(dims));
     centered = torch::Tensor();
     comm->allreduce(stats, dist::ReduceOp::kSum);
 
-    const double count = stats[0].item<double>();
-    if (count <= 1) {
+    torch::Tensor count = stats.narrow(0, 0, 1);  // (1,) the group's values per channel
+    if (local_count <= 1 && count.item<double>() <= 1) {  // a rank holding > 1 knows the sum is > 1
       dist::fail(*comm, "SyncBatchNorm: expected more than 1 value per channel in the global batch (got " +
-                            std::to_string(static_cast<int64_t>(count)) + ", input " +
-                            c10::str(x.sizes()) + " on this rank)");
+                            std::to_string(count.item<int64_t>()) + ", input " + c10::str(x.sizes()) + " on this rank)");
     }
     torch::Tensor shifted_mean = stats.narrow(0, 1, c) / count;
     torch::Tensor mean = shift + shifted_mean;                                              // (C,)
@@ -70,16 +78,21 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     if (running_mean.defined()) {
       torch::NoGradGuard no_grad;
       running_mean.mul_(1 - momentum).add_(mean.to(running_mean.scalar_type()), momentum);
-      running_var.mul_(1 - momentum).add_((var * (count / (count - 1))).to(running_var.scalar_type()), momentum);
+      running_var.mul_(1 - momentum).add_((var * count / (count - 1)).to(running_var.scalar_type()), momentum);
     }
 
-    torch::Tensor mean_x = mean.to(x.scalar_type());
-    torch::Tensor invstd = (var + eps).rsqrt();  // (C,) float64
-    // The fused inference kernel computes (x - mean) / sqrt(var + eps) * weight + bias.
-    torch::Tensor y = torch::batch_norm(x, weight, bias, mean_x, var.to(x.scalar_type()), false, 0.0, eps, false);
-
-    ctx->save_for_backward({x, weight, mean_x, invstd.to(x.scalar_type())});
-    ctx->saved_data["count"] = count;
+    torch::Tensor mean_acc = mean.to(acc);
+    torch::Tensor invstd = (var + eps).rsqrt().to(acc);  // (C,)
+    torch::Tensor y;
+    if (acc == x.scalar_type()) {
+      // The fused inference kernel computes (x - mean) / sqrt(var + eps) * weight + bias.
+      y = torch::batch_norm(x, weight, bias, mean_acc, var.to(acc), false, 0.0, eps, false);
+    } else {
+      torch::Tensor scale = weight.to(acc) * invstd;                 // (C,)
+      torch::Tensor offset = bias.to(acc) - mean_acc * scale;        // (C,)
+      y = torch::addcmul(offset.view(shape), x.to(acc), scale.view(shape)).to(x.scalar_type());
+    }
+    ctx->save_for_backward({x, weight, mean_acc, invstd, count});
     ctx->saved_data["comm"] = c10::make_intrusive<CommHolder>(std::move(comm));
     return y;
   }
@@ -89,30 +102,32 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     auto saved = ctx->get_saved_variables();
     const torch::Tensor& x = saved[0];
     const torch::Tensor& weight = saved[1];
-    const torch::Tensor& mean = saved[2];
-    const torch::Tensor& invstd = saved[3];
-    const double count = ctx->saved_data["count"].toDouble();
+    const torch::Tensor& mean = saved[2];    // (C,) accumulate type
+    const torch::Tensor& invstd = saved[3];  // (C,) accumulate type
+    const torch::Tensor& count = saved[4];   // (1,) float64
     auto comm = ctx->saved_data["comm"].toCustomClass<CommHolder>()->comm;
-    torch::Tensor dy = grads[0];  // (N, C, *)
+    const auto acc = mean.scalar_type();
+    torch::Tensor dy = grads[0].to(acc);  // (N, C, *)
     const int64_t c = x.size(1);
     const auto dims = reduce_dims(x.dim());
     const auto shape = channel_shape(x.dim(), c);
 
-    torch::Tensor xmu = x - mean.view(shape);  // (N, C, *)
-    torch::Tensor sums = torch::empty({2 * c}, torch::kFloat64);  // [sum dy(C), sum dy * (x - mean)(C)]
+    torch::Tensor xmu = x.to(acc) - mean.view(shape);  // (N, C, *)
+    torch::Tensor sums = torch::empty({2 * c}, x.options().dtype(torch::kFloat64));  // [sum dy(C), sum dy * (x - mean)(C)]
     sums.narrow(0, 0, c).copy_(dy.sum(dims, false, torch::kFloat64));
     sums.narrow(0, c, c).copy_((dy * xmu).sum(dims, false, torch::kFloat64));
-    torch::Tensor sum_dy_local = sums.narrow(0, 0, c).to(x.scalar_type(), false, /*copy=*/true);
-    torch::Tensor grad_weight = (sums.narrow(0, c, c).to(x.scalar_type()) * invstd);  // local sum dy * xhat
+    torch::Tensor sum_dy_local = sums.narrow(0, 0, c).to(weight.scalar_type(), false, /*copy=*/true);
+    torch::Tensor grad_weight = (sums.narrow(0, c, c).to(acc) * invstd).to(weight.scalar_type());  // local sum dy * xhat
     comm->allreduce(sums, dist::ReduceOp::kSum);
 
-    torch::Tensor mean_dy = (sums.narrow(0, 0, c) / count).to(x.scalar_type());         // (C,)
-    torch::Tensor mean_dy_xmu = (sums.narrow(0, c, c) / count).to(x.scalar_type());     // (C,)
-    torch::Tensor scale = weight * invstd;                                              // (C,)
+    torch::Tensor mean_dy = (sums.narrow(0, 0, c) / count).to(acc);      // (C,)
+    torch::Tensor mean_dy_xmu = (sums.narrow(0, c, c) / count).to(acc);  // (C,)
+    torch::Tensor scale = weight.to(acc) * invstd;                       // (C,)
     // dx = w * invstd * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy * (x - mean)))
     torch::Tensor dx = (dy - mean_dy.view(shape) - xmu * (invstd.square() * mean_dy_xmu).view(shape)) *
                        scale.view(shape);
-    return {dx, grad_weight, sum_dy_local, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dx.to(x.scalar_type()), grad_weight, sum_dy_local, torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -177,8 +192,9 @@ torch::Tensor SyncBatchNormImpl::forward(const torch::Tensor& x) {
     return torch::batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, factor,
                              options_.eps(), false);
   }
-  torch::Tensor w = weight.defined() ? weight : torch::ones({c}, x.options());
-  torch::Tensor b = bias.defined() ? bias : torch::zeros({c}, x.options());
+  const auto param_options = x.options().dtype(accumulate_type(x));
+  torch::Tensor w = weight.defined() ? weight : torch::ones({c}, param_options);
+  torch::Tensor b = bias.defined() ? bias : torch::zeros({c}, param_options);
   return SyncBatchNormFunction::apply(x, w, b, RunningStats{running_mean, running_var}, options_.eps(), factor,
                                      group_);
 }

@@ -119,6 +119,38 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"f32_2d_unequal", torch::kFloat32, false, false, "unequal", 0.0, 1e-5}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
+// Autocast's half-precision activations: bf16 inputs, float32 parameters and running statistics.
+// Statistics and math run in float32 (float64 sums), so the output is the float64 reference
+// rounded to bf16, the input gradient likewise, and the parameter gradients and running statistics
+// are float32-accurate.
+TEST(SyncBatchNorm, Bfloat16InputsUseFloat32Statistics) {
+  auto comm = world();
+  const int w = comm->size(), r = comm->rank();
+  SyncBatchNorm bn(SyncBatchNormOptions(3).momentum(0.3), comm);
+  torch::nn::BatchNorm2d ref(torch::nn::BatchNorm2dOptions(3).momentum(0.3));
+  ref->to(torch::kFloat64);
+  torch::Tensor x_all = global_batch(4 * w, true, 5, 2.0, torch::kBFloat16);
+  torch::Tensor g_all = global_batch(4 * w, true, 6, 0.0, torch::kBFloat16);
+  torch::Tensor x = x_all.narrow(0, 4 * r, 4).clone().requires_grad_(true);
+  torch::Tensor y = bn->forward(x);
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  (y * g_all.narrow(0, 4 * r, 4)).sum().backward();  // dL/dy = g, exact in bf16
+  comm->allreduce(bn->weight.mutable_grad(), dist::ReduceOp::kSum);
+  comm->allreduce(bn->bias.mutable_grad(), dist::ReduceOp::kSum);
+
+  torch::Tensor xr = x_all.to(torch::kFloat64).requires_grad_(true);
+  torch::Tensor yr = ref->forward(xr);
+  (yr * g_all.to(torch::kFloat64)).sum().backward();
+  const double bf16 = 1.0 / 128;  // bf16 keeps 8 significant bits
+  EXPECT_ALL_CLOSE(y.to(torch::kFloat64), yr.narrow(0, 4 * r, 4), bf16, bf16);
+  EXPECT_ALL_CLOSE(x.grad().to(torch::kFloat64), xr.grad().narrow(0, 4 * r, 4), 2 * bf16, 2 * bf16);
+  EXPECT_EQ(bn->weight.grad().scalar_type(), torch::kFloat32);
+  EXPECT_ALL_CLOSE(bn->weight.grad().to(torch::kFloat64), ref->weight.grad(), 1e-4, 1e-4);
+  EXPECT_ALL_CLOSE(bn->bias.grad().to(torch::kFloat64), ref->bias.grad(), 1e-4, 1e-4);
+  EXPECT_ALL_CLOSE(bn->running_mean.to(torch::kFloat64), ref->running_mean, 1e-6, 1e-6);
+  EXPECT_ALL_CLOSE(bn->running_var.to(torch::kFloat64), ref->running_var, 1e-6, 1e-6);
+}
+
 // Mean 1e4, std 1 in float32: every element is within float32's resolution at 1e4 (~1e-3) of the
 // float64 reference; the naive E[x^2] - E[x]^2 in float32 would be off by units.
 TEST(SyncBatchNorm, StableForLargeMeanInFloat32) {

@@ -1,7 +1,8 @@
 """Python reference for the trainer benchmark: one epoch of Fashion-MNIST training plus evaluation
 with the same model (BN-Inception, width 1/8, small-input stem), batch, optimizer and augmentation
 (pad-2 random crop, flip) as configs/fashion_mnist/bn_inception_small.yaml, a DataLoader with the
-same number of workers, and the same intra-op threads."""
+same number of workers, and the same intra-op threads. Usage: epoch.py THREADS WORKERS
+[channels_last]: PyTorch's default (NCHW) layout, or channels-last (bnx's default layout)."""
 import gzip
 import json
 import sys
@@ -15,6 +16,7 @@ from bn_inception import BNInception  # noqa: E402
 
 start = time.perf_counter()
 threads, workers = int(sys.argv[1]), int(sys.argv[2])
+channels_last = sys.argv[3:] == ["channels_last"]
 torch.set_num_threads(threads)
 root = "/usr/share/datasets/fashion-mnist/"
 
@@ -50,6 +52,8 @@ class Data(torch.utils.data.Dataset):
 
 torch.manual_seed(1)
 model = BNInception(num_classes=10, in_channels=1, width=0.125, small_input=True)
+layout = torch.channels_last if channels_last else torch.contiguous_format
+model = model.to(memory_format=layout)
 decay = [p for p in model.parameters() if p.dim() > 1]
 no_decay = [p for p in model.parameters() if p.dim() <= 1]
 opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-5}, {"params": no_decay, "weight_decay": 0}], lr=0.1,
@@ -61,12 +65,12 @@ loader = torch.utils.data.DataLoader(Data(train_x, train_y, True), batch_size=12
 model.train()
 for x, y in loader:
     opt.zero_grad()
-    torch.nn.functional.cross_entropy(model(x), y).backward()
+    torch.nn.functional.cross_entropy(model(x.contiguous(memory_format=layout)), y).backward()
     opt.step()
     sched.step()
 model.eval()
 correct = 0
 with torch.no_grad():
     for x, y in torch.utils.data.DataLoader(Data(test_x, test_y, False), batch_size=500, num_workers=workers):
-        correct += (model(x).argmax(1) == y).sum().item()
+        correct += (model(x.contiguous(memory_format=layout)).argmax(1) == y).sum().item()
 print(json.dumps({"impl": "pytorch", "wall_s": time.perf_counter() - start, "top1": correct / len(test_y)}))

@@ -20,13 +20,14 @@ for w in $what; do
     ;;
   models)
     echo; echo "### Models: forward and forward+backward, 224 px, batch 16, float32, 2 threads (median of 5)"
-    echo; echo '`'"$bnx bench MODEL --iterations 5 --threads 2"'` vs `'"$py tools/bench/models.py MODEL 5 2"'`'
-    echo; echo "| model | parameters | bnx fwd (s) | PyTorch fwd (s) | ratio | bnx fwd+bwd (s) | PyTorch fwd+bwd (s) | ratio |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo; echo '`'"$bnx bench MODEL --iterations 5 --threads 2"'` (channels-last, bnx'"'"'s default) vs `'"$py tools/bench/models.py MODEL 5 2"'` (PyTorch'"'"'s default NCHW layout); last columns: the same Python script with `channels_last`'
+    echo; echo "| model | parameters | bnx fwd (s) | PyTorch fwd (s) | ratio | bnx fwd+bwd (s) | PyTorch fwd+bwd (s) | ratio | PyTorch channels-last fwd / fwd+bwd (s) | ratios |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
     for m in bn_inception resnet50; do
       a=$($bnx bench $m --iterations 5 --threads 2)
       b=$($py tools/bench/models.py $m 5 2)
-      $py -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); assert a['parameters']==b['parameters'], (a,b); print('| %s | %d | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f |' % (a['model'], a['parameters'], a['forward_s'], b['forward_s'], a['forward_s']/b['forward_s'], a['forward_backward_s'], b['forward_backward_s'], a['forward_backward_s']/b['forward_backward_s']))" "$a" "$b"
+      c=$($py tools/bench/models.py $m 5 2 channels_last)
+      $py -c "import json,sys; a,b,c=(json.loads(v) for v in sys.argv[1:]); assert a['parameters']==b['parameters'], (a,b); print('| %s | %d | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %.3f / %.3f | %.2f / %.2f |' % (a['model'], a['parameters'], a['forward_s'], b['forward_s'], a['forward_s']/b['forward_s'], a['forward_backward_s'], b['forward_backward_s'], a['forward_backward_s']/b['forward_backward_s'], c['forward_s'], c['forward_backward_s'], a['forward_s']/c['forward_s'], a['forward_backward_s']/c['forward_backward_s']))" "$a" "$b" "$c"
     done
     ;;
   loader)
@@ -44,17 +45,18 @@ for w in $what; do
     ;;
   epoch)
     echo; echo "### Trainer: one epoch of Fashion-MNIST + evaluation, BN-Inception width 1/8, batch 128, 2 threads, 1 loader worker"
-    echo; echo '`'"$bnx train --config configs/fashion_mnist/bn_inception_small.yaml --set train.epochs=1 --set eval.every_steps=0 --set train.threads=2"'` vs `'"$py tools/bench/epoch.py 2 1"'`'
+    echo; echo '`'"$bnx train --config configs/fashion_mnist/bn_inception_small.yaml --set train.epochs=1 --set eval.every_steps=0 --set train.threads=2"'` vs `'"$py tools/bench/epoch.py 2 1"'` (NCHW) and `'"$py tools/bench/epoch.py 2 1 channels_last"'`'
     rm -rf /tmp/bnx_bench_epoch
     t0=$(date +%s.%N)
     $bnx train --config configs/fashion_mnist/bn_inception_small.yaml --set train.epochs=1 --set eval.every_steps=0 \
       --set train.threads=2 --out /tmp/bnx_bench_epoch >/tmp/bnx_bench_epoch.log
     t1=$(date +%s.%N)
     b=$($py tools/bench/epoch.py 2 1)
+    c=$($py tools/bench/epoch.py 2 1 channels_last)
     acc=$(tail -n 1 /tmp/bnx_bench_epoch/metrics.jsonl)
-    echo; echo "| bnx wall (s) | bnx test top-1 | PyTorch wall (s) | PyTorch test top-1 | bnx / PyTorch |"
-    echo "|---|---|---|---|---|"
-    $py -c "import json,sys; a=float(sys.argv[1]); m=json.loads(sys.argv[2]); b=json.loads(sys.argv[3]); print('| %.1f | %.2f%% | %.1f | %.2f%% | %.2f |' % (a, 100*m['top1'], b['wall_s'], 100*b['top1'], a/b['wall_s']))" "$($py -c "print($t1 - $t0)")" "$acc" "$b"
+    echo; echo "| bnx wall (s) | bnx test top-1 | PyTorch wall (s) | PyTorch test top-1 | bnx / PyTorch | PyTorch channels-last wall (s) | bnx / PyTorch channels-last |"
+    echo "|---|---|---|---|---|---|---|"
+    $py -c "import json,sys; a=float(sys.argv[1]); m=json.loads(sys.argv[2]); b=json.loads(sys.argv[3]); c=json.loads(sys.argv[4]); print('| %.1f | %.2f%% | %.1f | %.2f%% | %.2f | %.1f | %.2f |' % (a, 100*m['top1'], b['wall_s'], 100*b['top1'], a/b['wall_s'], c['wall_s'], a/c['wall_s']))" "$($py -c "print($t1 - $t0)")" "$acc" "$b" "$c"
     ;;
   esac
 done
