@@ -97,7 +97,10 @@ Batch Loader::build(const std::vector<int64_t>& indices) {
                 s = transform_->options().crop_size;
   const int64_t crops = options_.ten_crop ? 10 : 1;
   Batch batch;
-  batch.images = torch::empty({b * crops, c, s, s}, options_.uint8_output ? torch::kUInt8 : torch::kFloat32);
+  // Pinned (page-locked) host memory lets the copy to a GPU run asynchronously.
+  batch.images = torch::empty({b * crops, c, s, s}, torch::TensorOptions()
+                                                         .dtype(options_.uint8_output ? torch::kUInt8 : torch::kFloat32)
+                                                         .pinned_memory(options_.pin_memory));
   batch.labels = torch::empty({b}, torch::kInt64);
   const size_t per_example = static_cast<size_t>(crops * c * s * s) * batch.images.element_size();
   auto* base = static_cast<uint8_t*>(batch.images.data_ptr());

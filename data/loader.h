@@ -30,6 +30,8 @@ struct LoaderOptions {
   double max_failure_fraction = 0.01;
   /// Output uint8 (C, H, W) batches, not normalized (for a GPU-side normalize).
   bool uint8_output = false;
+  /// Batches in pinned host memory (needs a CUDA build; for asynchronous copies to the GPU).
+  bool pin_memory = false;
   /// Evaluation with 10 crops per example: images are (10 B, C, S, S), example k's crops at rows
   /// 10k..10k+9 (see Transform::apply_ten_crop).
   bool ten_crop = false;

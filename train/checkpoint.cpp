@@ -64,7 +64,7 @@ void write_checkpoint(const std::string& path, const std::vector<std::pair<std::
   std::vector<std::string> names;
   for (size_t i = 0; i < state.size(); ++i) {
     names.push_back(state[i].first);
-    archive.write("t" + std::to_string(i), state[i].second.detach());
+    archive.write("t" + std::to_string(i), state[i].second.detach().cpu());  // loadable without a GPU
   }
   archive.write("names", c10::IValue(join(names)));
   archive.write("step", c10::IValue(meta.step));
@@ -74,6 +74,8 @@ void write_checkpoint(const std::string& path, const std::vector<std::pair<std::
   archive.write("config_yaml", c10::IValue(meta.config_yaml));
   archive.write("bnx_version", c10::IValue(meta.bnx_version));
   archive.write("torch_version", c10::IValue(meta.torch_version));
+  archive.write("loss_scale", c10::IValue(meta.loss_scale));
+  archive.write("loss_scale_clean_steps", c10::IValue(meta.loss_scale_clean_steps));
   archive.write("rng_state", cpu_rng_state());
   if (optimizer != nullptr) {
     torch::serialize::OutputArchive optim;
@@ -148,6 +150,8 @@ Checkpoint read_checkpoint(const std::string& path) {
     archive.read("torch_version", v);
     ckpt.meta.torch_version = v.toStringRef();
     archive.try_read("rng_state", ckpt.rng_state);
+    if (archive.try_read("loss_scale", v)) ckpt.meta.loss_scale = v.toDouble();
+    if (archive.try_read("loss_scale_clean_steps", v)) ckpt.meta.loss_scale_clean_steps = v.toInt();
     torch::serialize::InputArchive optim;
     if (archive.try_read("optimizer", optim)) ckpt.optimizer = std::move(optim);
   } catch (const c10::Error& e) {

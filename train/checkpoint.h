@@ -28,6 +28,9 @@ struct CheckpointMeta {
   std::string config_yaml;  // the resolved config
   std::string bnx_version = BNX_VERSION;
   std::string torch_version;
+  /// fp16 training: the loss scaler's scale and clean-step count (0 when not used).
+  double loss_scale = 0;
+  int64_t loss_scale_clean_steps = 0;
 };
 
 struct Checkpoint {

@@ -254,6 +254,12 @@ const std::vector<Field>& fields() {
       number("train.label_smoothing", ACCESS(double, train.label_smoothing), 0, 0.999, "cross-entropy label smoothing"),
       boolean("train.shuffle", ACCESS(bool, train.shuffle), "new permutation every epoch"),
       integer<int>("train.threads", ACCESS(int, train.threads), 0, 1024, "intra-op threads per rank (0 = cores / local ranks)"),
+      choice<DeviceKind>("train.device", ACCESS(DeviceKind, train.device),
+                         {{"auto", DeviceKind::kAuto}, {"cpu", DeviceKind::kCpu}, {"cuda", DeviceKind::kCuda}},
+                         "compute device: cuda = GPU local_rank % count; auto = cuda when available"),
+      choice<Precision>("train.precision", ACCESS(Precision, train.precision),
+                        {{"fp32", Precision::kFloat32}, {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16}},
+                        "activations under autocast (float32 weights); fp16 adds dynamic loss scaling"),
 
       choice<OptimizerKind>("optim.name", ACCESS(OptimizerKind, optim.kind),
                             {{"sgd", OptimizerKind::kSgd}, {"rmsprop", OptimizerKind::kRmsprop}}, "optimizer"),
@@ -289,6 +295,8 @@ const std::vector<Field>& fields() {
       integer<int64_t>("checkpoint.keep", ACCESS(int64_t, checkpoint.keep), 1, 1 << 20, "checkpoints kept"),
       number("dist.bucket_mb", ACCESS(double, dist.bucket_mb), 0.001, 1 << 14, "gradient bucket size in MB"),
       boolean("dist.overlap", ACCESS(bool, dist.overlap), "start gradient allreduces during backward"),
+      number("dist.nccl_timeout_s", ACCESS(double, dist.nccl_timeout_s), 1, 1e6,
+             "NCCL watchdog: abort the job when a collective takes longer"),
   };
   return table;
 }

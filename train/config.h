@@ -12,6 +12,8 @@
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "models/model.h"
+#include "train/device.h"
+#include "train/precision.h"
 
 namespace bnx::train {
 
@@ -63,6 +65,10 @@ struct TrainOptions {
   bool shuffle = true;
   /// Intra-op threads per rank (0 = cores / ranks on this node).
   int threads = 0;
+  /// cpu, cuda (GPU local_rank % count) or auto (cuda when available).
+  DeviceKind device = DeviceKind::kAuto;
+  /// Activations in float32, or under bf16/fp16 autocast (fp16 with dynamic loss scaling).
+  Precision precision = Precision::kFloat32;
 };
 
 struct EvalOptions {
@@ -84,6 +90,8 @@ struct DistOptions {
   double bucket_mb = 25;
   /// Start bucket allreduces from gradient hooks during backward.
   bool overlap = true;
+  /// NCCL: a collective unfinished after this many seconds aborts the job.
+  double nccl_timeout_s = 600;
 };
 
 struct Config {

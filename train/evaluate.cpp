@@ -3,6 +3,7 @@
 
 #include "data/sampler.h"
 #include "models/sync_batch_norm.h"
+#include "train/device.h"
 
 namespace bnx::train {
 
@@ -20,6 +21,8 @@ EvalResult evaluate(models::Model& model, std::shared_ptr<const data::Dataset> d
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
+  const auto params = model.parameters();
+  const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
   auto [begin, end] = data::eval_shard(dataset->size(), comm.rank(), comm.size());
   std::vector<std::vector<int64_t>> batches;
   for (int64_t i = begin; i < end; i += batch_size) {
@@ -30,16 +33,18 @@ EvalResult evaluate(models::Model& model, std::shared_ptr<const data::Dataset> d
   data::Loader loader(dataset, transform, loader_options, std::move(batches), 0, 0);
   double loss_sum = 0;
   int64_t top1 = 0, top5 = 0, count = 0;
+  const auto& t = transform->options();
   while (auto batch = loader.next()) {
-    torch::Tensor logits = model.forward(batch->images);  // (n, classes), or (10 n, classes) with ten_crop
-    if (loader_options.ten_crop) logits = logits.view({batch->labels.size(0), 10, -1}).mean(1);  // (n, classes)
+    torch::Tensor labels = batch->labels.to(device, /*non_blocking=*/true);  // (n,)
+    torch::Tensor logits = model.forward(images_to(batch->images, device, t.mean, t.std));  // (n or 10 n, classes)
+    if (loader_options.ten_crop) logits = logits.view({labels.size(0), 10, -1}).mean(1);  // (n, classes)
     loss_sum += torch::nn::functional::cross_entropy(
-                    logits, batch->labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
-    auto [c1, c5] = correct_counts(logits, batch->labels);
+    auto [c1, c5] = correct_counts(logits, labels);
     top1 += c1;
     top5 += c5;
-    count += batch->labels.size(0);
+    count += labels.size(0);
   }
   torch::Tensor totals = torch::tensor({loss_sum, double(top1), double(top5), double(count)}, torch::kFloat64);
   comm.allreduce(totals, dist::ReduceOp::kSum);
@@ -69,7 +74,12 @@ int recompute_bn_statistics(models::Model& model, data::Loader& batches) {
     bn->train();
   }
   torch::NoGradGuard no_grad;
-  while (auto batch = batches.next()) model.forward(batch->images);
+  const auto params = model.parameters();
+  const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+  while (auto batch = batches.next()) {
+    TORCH_CHECK(batch->images.scalar_type() == torch::kFloat32, "recompute_bn_statistics: needs normalized batches");
+    model.forward(batch->images.to(device));
+  }
   for (size_t i = 0; i < layers.size(); ++i) {
     layers[i]->set_momentum(momenta[i]);
     layers[i]->eval();

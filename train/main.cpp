@@ -21,6 +21,7 @@
 #include "train/checkpoint.h"
 #include "train/compare.h"
 #include "train/config.h"
+#include "train/device.h"
 #include "train/evaluate.h"
 #include "train/export.h"
 #include "train/trainer.h"
@@ -87,9 +88,12 @@ int run_eval(const EvalArgs& a, std::shared_ptr<dist::Communicator> world) {
   if (!a.data.empty()) overrides.push_back("data.root=" + a.data);
   train::Config config = train::parse_config(ckpt.meta.config_yaml, a.checkpoint + " (its config)", overrides);
   torch::set_num_threads(train::threads_for(config, *world));
+  const torch::Device device = train::select_device(config.train.device, *world);
+  world = train::communicator_for(device, world, config.dist.nccl_timeout_s);
   auto data = train::make_data(config);
   auto model = train::make_model_for(config, data, world);
   train::load_state(ckpt, models::state_dict(*model));
+  model->to(device);
   if (a.recompute_bn > 0) {
     data::DistributedSampler sampler(data.train->size(), config.train.batch_size, world->rank(), world->size(),
                                      config.train.seed, config.train.shuffle);
@@ -110,6 +114,7 @@ int run_eval(const EvalArgs& a, std::shared_ptr<dist::Communicator> world) {
   }
   data::LoaderOptions loader = config.loader;
   loader.ten_crop = a.ten_crop;
+  if (device.is_cuda()) loader.uint8_output = loader.pin_memory = true;  // normalized on the GPU
   train::EvalResult r = train::evaluate(*model, data.val, data.eval_transform, loader, config.eval.batch_size, *world);
   if (world->rank() == 0) {
     nlohmann::json j = {{"checkpoint", a.checkpoint}, {"step", ckpt.meta.step}, {"loss", r.loss},

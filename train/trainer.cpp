@@ -18,6 +18,7 @@
 #include "models/registry.h"
 #include "models/sync_batch_norm.h"
 #include "train/checkpoint.h"
+#include "train/device.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
@@ -93,6 +94,13 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
   install_stop_handlers();
 
   // Everything that can reject the config happens before anything is written.
+  const torch::Device device = select_device(config.train.device, *world);
+  if (config.train.precision == Precision::kFloat16 && !device.is_cuda()) {
+    throw ConfigError("train.precision: fp16 needs a CUDA device (LibTorch's CPU autocast runs bf16 only); use bf16");
+  }
+  world = communicator_for(device, std::move(world), config.dist.nccl_timeout_s);
+  data::LoaderOptions loader_options = config.loader;
+  if (device.is_cuda()) loader_options.uint8_output = loader_options.pin_memory = true;  // normalized on the GPU
   DataBundle data = make_data(config);
   data::DistributedSampler sampler(data.train->size(), config.train.batch_size, world->rank(), w, config.train.seed,
                                    config.train.shuffle);
@@ -102,7 +110,11 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
                                   : std::max<int64_t>(1, std::llround(config.train.epochs * static_cast<double>(spe)));
   torch::manual_seed(config.train.seed);
   auto model = make_model_for(config, data, world);
+  model->to(device);
   auto optimizer = make_optimizer(config.optim, *model);
+  std::vector<torch::Tensor> parameters = model->parameters();
+  std::optional<LossScaler> scaler;
+  if (config.train.precision == Precision::kFloat16) scaler.emplace();
   const auto state = models::state_dict(*model);
 
   std::optional<Checkpoint> resumed;
@@ -122,6 +134,7 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
     load_state(*resumed, state);
     if (resumed->optimizer) optimizer->load(*resumed->optimizer);
     if (resumed->rng_state.defined()) set_cpu_rng_state(resumed->rng_state);
+    if (scaler && resumed->meta.loss_scale > 0) scaler->restore(resumed->meta.loss_scale, resumed->meta.loss_scale_clean_steps);
     step = resumed->meta.step;
     if (step >= total_steps) {
       if (lead) std::cout << resumed->path << ": the run is already complete (" << step << " steps)" << std::endl;
@@ -184,13 +197,17 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
     meta.model_name = config.model.name;
     meta.config_yaml = config_yaml;
     meta.torch_version = TORCH_VERSION;
+    if (scaler) {
+      meta.loss_scale = scaler->current_scale();
+      meta.loss_scale_clean_steps = scaler->clean_steps();
+    }
     write_checkpoint((fs::path(run.out_dir) / checkpoint_name(at_step)).string(), state, optimizer.get(), meta);
     prune_checkpoints(run.out_dir, config.checkpoint.keep);
   };
   auto run_eval = [&](int64_t at_step) {
     average_bn_statistics(*model, config, *world);
     auto t0 = Clock::now();
-    EvalResult r = evaluate(*model, data.val, data.eval_transform, config.loader, config.eval.batch_size, *world);
+    EvalResult r = evaluate(*model, data.val, data.eval_transform, loader_options, config.eval.batch_size, *world);
     if (lead) {
       MetricsRecord rec{"eval", at_step, examples_at(at_step) / train_size, examples_at(at_step),
                         learning_rate(config.schedule, schedule, std::max<int64_t>(0, at_step - 1)),
@@ -216,19 +233,28 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
     auto batches = sampler.local_epoch(epoch, step % spe);
     const int64_t epoch_end = std::min<int64_t>(total_steps, (epoch + 1) * spe);
     batches.resize(static_cast<size_t>(epoch_end - step));
-    data::Loader loader(data.train, data.train_transform, config.loader, std::move(batches), config.train.seed, epoch);
+    data::Loader loader(data.train, data.train_transform, loader_options, std::move(batches), config.train.seed, epoch);
     while (auto batch = loader.next()) {
       if (step + 1 == fault_at) throw std::runtime_error("injected fault at step " + std::to_string(fault_at) + " (BNX_FAULT_STEP)");
       const double lr = learning_rate(config.schedule, schedule, step);
       set_learning_rate(*optimizer, lr);
       optimizer->zero_grad();
-      torch::Tensor logits = model->forward(batch->images);  // (B / W, classes)
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, batch->labels, smoothing);
-      loss.backward();
+      torch::Tensor labels = batch->labels.to(device, /*non_blocking=*/true);  // (B / W,)
+      torch::Tensor images = images_to(batch->images, device, config.transform.mean, config.transform.std);
+      torch::Tensor logits, loss;
+      {
+        AutocastScope autocast(device, config.train.precision);
+        logits = model->forward(images);  // (B / W, classes)
+        loss = torch::nn::functional::cross_entropy(logits, labels, smoothing);  // float32 under autocast
+      }
+      (scaler ? scaler->scale(loss) : loss).backward();
       if (reducer) reducer->finish();
+      // fp16: gradients that overflowed (the same on every rank, after averaging) skip the update.
+      const bool finite_grads = !scaler || scaler->unscale_and_check(parameters);
+      if (scaler) scaler->update(finite_grads);
 
       // One small allreduce per step: loss, accuracy, and whether any rank must stop.
-      auto [c1, c5] = correct_counts(logits.detach(), batch->labels);
+      auto [c1, c5] = correct_counts(logits.detach(), labels);
       const double n = static_cast<double>(batch->labels.size(0));
       torch::Tensor stats = torch::tensor({loss.item<double>() * n, double(c1), double(c5), n, double(stop_signal() != 0)},
                                           torch::kFloat64);
@@ -238,7 +264,7 @@ int train(const Config& config, std::shared_ptr<dist::Communicator> world, const
         throw TrainingError("non-finite loss (" + std::to_string(global_loss) + ") at step " + std::to_string(step + 1) +
                             "; stopping without a checkpoint of this state (lower optim.lr?)");
       }
-      optimizer->step();
+      if (finite_grads) optimizer->step();
       ++step;
       ++window_steps;
       window_loss += stats[0].item<double>();
