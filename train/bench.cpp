@@ -122,6 +122,62 @@ int bench_model(const std::string& name, int iterations, int threads) {
   return 0;
 }
 
+int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared_ptr<dist::Communicator> world) {
+  const torch::Device device = select_device(o.device, *world);
+  if (o.precision == Precision::kFloat16 && !device.is_cuda()) {
+    throw std::invalid_argument("bench train: fp16 needs a CUDA device");
+  }
+  world = communicator_for(device, world, 600);
+  models::ModelOptions mo;
+  mo.name = name;
+  mo.norm = o.norm;
+  mo.comm = world;
+  torch::manual_seed(0);
+  auto model = models::make_model(mo, o.size);
+  model->to(device);
+  model->train();
+  dist::NamedTensors params, buffers;
+  for (auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (world->size() > 1) reducer = std::make_unique<dist::GradientReducer>(world, params, buffers);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  auto on_device = torch::TensorOptions().device(device);
+  torch::Tensor x = torch::randn({o.batch, 3, o.size, o.size}, on_device);  // (B, 3, S, S)
+  torch::Tensor y = torch::randint(0, 1000, {o.batch}, on_device.dtype(torch::kInt64));
+  std::optional<LossScaler> scaler;
+  if (o.precision == Precision::kFloat16) scaler.emplace();
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  std::vector<double> times;
+  for (int i = 0; i < o.iterations + 3; ++i) {
+    sync();
+    const auto t0 = Clock::now();
+    sgd.zero_grad();
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(device, o.precision);
+      loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+    }
+    (scaler ? scaler->scale(loss) : loss).backward();
+    if (reducer) reducer->finish();
+    const bool finite = !scaler || scaler->unscale_and_check(model->parameters());
+    if (scaler) scaler->update(finite);
+    if (finite) sgd.step();
+    sync();
+    if (i >= 3) times.push_back(seconds(t0));  // three warm-up steps (cuDNN autotuning)
+  }
+  const char* precision = o.precision == Precision::kFloat32 ? "fp32" : o.precision == Precision::kBFloat16 ? "bf16" : "fp16";
+  const std::string device_name = device.is_cuda() ? std::string("cuda:") + std::to_string(device.index()) : "cpu";
+  if (world->rank() == 0) {
+    std::printf("{\"impl\": \"bnx\", \"model\": \"%s\", \"device\": \"%s\", \"ranks\": %d, \"norm\": \"%s\", "
+                "\"precision\": \"%s\", \"batch_per_rank\": %lld, \"step_s\": %.5f, \"images_per_s_per_rank\": %.1f}\n",
+                name.c_str(), device_name.c_str(), world->size(), o.norm == models::Norm::kSync ? "sync" : "batch",
+                precision, static_cast<long long>(o.batch), median(times), o.batch / median(times));
+  }
+  return 0;
+}
+
 int bench_loader(const std::string& folder, int images, int max_threads) {
   auto ds = data::ImageFolder::open(folder, true);
   const int64_t n = std::min<int64_t>(images, ds->size());

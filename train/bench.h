@@ -6,6 +6,9 @@
 #include <string>
 
 #include "dist/communicator.h"
+#include "models/model.h"
+#include "train/device.h"
+#include "train/precision.h"
 
 namespace bnx::train {
 
@@ -14,6 +17,18 @@ namespace bnx::train {
 int bench_syncbn(std::shared_ptr<dist::Communicator> world, int iterations, int64_t batch);
 /// Forward and forward+backward time of `model` at 224 px, batch 16, float32.
 int bench_model(const std::string& model, int iterations, int threads);
+struct BenchTrainOptions {
+  DeviceKind device = DeviceKind::kAuto;
+  Precision precision = Precision::kFloat32;
+  models::Norm norm = models::Norm::kSync;
+  int64_t batch = 128;  // per rank
+  int iterations = 20;
+  int64_t size = 224;
+};
+/// Training throughput of `model` (1000 classes, synthetic normalized input already on the device):
+/// images/s per rank of full SGD steps (autocast forward, backward, gradient averaging, update),
+/// median over iterations after a warm-up; one JSON line with the device name.
+int bench_train(const std::string& model, const BenchTrainOptions& options, std::shared_ptr<dist::Communicator> world);
 /// Images per second of the training pipeline over a folder of JPEGs with 1..threads workers, and
 /// of decode alone.
 int bench_loader(const std::string& folder, int images, int max_threads);

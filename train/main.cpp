@@ -231,12 +231,25 @@ int main(int argc, char** argv) {
   int bench_iterations = 10, bench_threads = 2, bench_images = 512;
   int64_t bench_batch = 32;
   auto* bench_cmd = app.add_subcommand("bench", "benchmarks for docs/benchmarks.md (see tools/bench/run.sh)");
-  bench_cmd->add_option("what", bench_what, "syncbn (under mpirun) | bn_inception | resnet50 | loader")->required();
+  bench_cmd->add_option("what", bench_what, "syncbn (under mpirun) | bn_inception | resnet50 | loader | train")->required();
   bench_cmd->add_option("--iterations", bench_iterations, "timed iterations");
   bench_cmd->add_option("--threads", bench_threads, "threads (models: intra-op; loader: up to this many workers)");
   bench_cmd->add_option("--batch", bench_batch, "syncbn: batch per rank");
   bench_cmd->add_option("--folder", bench_folder, "loader: ImageNet-style folder of JPEGs");
   bench_cmd->add_option("--images", bench_images, "loader: images to read");
+  train::BenchTrainOptions bt;
+  std::string bench_model = "resnet50";
+  bench_cmd->add_option("--model", bench_model, "train: bn_inception | resnet18..152");
+  bench_cmd->add_option("--device", bt.device, "train: auto | cpu | cuda")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, train::DeviceKind>{
+          {"auto", train::DeviceKind::kAuto}, {"cpu", train::DeviceKind::kCpu}, {"cuda", train::DeviceKind::kCuda}}));
+  bench_cmd->add_option("--precision", bt.precision, "train: fp32 | bf16 | fp16")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, train::Precision>{
+          {"fp32", train::Precision::kFloat32}, {"bf16", train::Precision::kBFloat16}, {"fp16", train::Precision::kFloat16}}));
+  bench_cmd->add_option("--norm", bt.norm, "train: sync | batch")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, models::Norm>{{"sync", models::Norm::kSync}, {"batch", models::Norm::kBatch}}));
+  bench_cmd->add_option("--size", bt.size, "train: input side in pixels");
 
   try {
     app.parse(argc, argv);
@@ -255,6 +268,11 @@ int main(int argc, char** argv) {
     if (*train_cmd) return run_train(ta, *world, world);
     if (*eval_cmd) return run_eval(ea, world);
     if (*bench_cmd && bench_what == "syncbn") return train::bench_syncbn(world, bench_iterations, bench_batch);
+    if (*bench_cmd && bench_what == "train") {
+      bt.batch = bench_batch;
+      bt.iterations = bench_iterations;
+      return train::bench_train(bench_model, bt, world);
+    }
     if (world->rank() != 0) return 0;  // the rest are single-process tools
     if (*export_cmd) return run_export(xa);
     if (*compare_cmd) return run_compare(ca);
