@@ -43,6 +43,8 @@ torch::ScalarType accumulate_type(const torch::Tensor& x) {
 struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> {
   // x: (N, C, *); weight/bias: (C,) (ones/zeros when not affine). Every tensor stays on x's device
   // (the allreduce too, with NCCL); the only host sync is for an empty or 1-value local shard.
+  // Local statistics come from fused ATen reductions (one pass each, double accumulation on CPU),
+  // so the distributed path costs about what the single-process kernels do.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
                                double eps, double momentum, std::shared_ptr<dist::Communicator> comm) {
@@ -54,16 +56,22 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     const auto f64 = x.options().dtype(torch::kFloat64);
     const auto acc = accumulate_type(x);
 
-    // Shift by the running mean (identical on all ranks) so sums of squares do not cancel.
+    // Per rank: n, n (m - shift) and n (v + (m - shift)^2), the count, sum and sum of squares of
+    // x - shift, where m and v are the local mean and biased variance and the shift is the running
+    // mean (identical on all ranks), so the global sums of squares do not cancel.
     torch::Tensor shift = running_mean.defined() ? running_mean.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true)
                                                  : torch::zeros({c}, f64);
-    torch::Tensor centered = x.to(torch::kFloat64) - shift.view(shape);  // (N, C, *) float64
-    torch::Tensor stats = torch::empty({2 * c + 1}, f64);  // [count, sum(C), sum of squares(C)]
     const int64_t local_count = x.numel() / c;
-    stats.narrow(0, 0, 1).fill_(static_cast<double>(local_count));
-    stats.narrow(0, 1, c).copy_(centered.sum(dims));
-    stats.narrow(0, 1 + c, c).copy_(centered.square().sum(dims));
-    centered = torch::Tensor();
+    torch::Tensor stats = torch::zeros({2 * c + 1}, f64);  // [count, sum(C), sum of squares(C)]
+    if (local_count > 0) {
+      const double n = static_cast<double>(local_count);
+      // ATen's fused batch-norm statistics kernel: local mean and biased variance, (C,) each.
+      auto [m, v] = torch::batch_norm_update_stats(acc == x.scalar_type() ? x : x.to(acc), {}, {}, 0.0);
+      torch::Tensor d = m.to(torch::kFloat64) - shift;
+      stats.narrow(0, 0, 1).fill_(n);
+      stats.narrow(0, 1, c).copy_(d * n);
+      stats.narrow(0, 1 + c, c).copy_((v.to(torch::kFloat64) + d.square()) * n);
+    }
     comm->allreduce(stats, dist::ReduceOp::kSum);
 
     torch::Tensor count = stats.narrow(0, 0, 1);  // (1,) the group's values per channel
@@ -107,26 +115,33 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     const torch::Tensor& count = saved[4];   // (1,) float64
     auto comm = ctx->saved_data["comm"].toCustomClass<CommHolder>()->comm;
     const auto acc = mean.scalar_type();
-    torch::Tensor dy = grads[0].to(acc);  // (N, C, *)
     const int64_t c = x.size(1);
-    const auto dims = reduce_dims(x.dim());
     const auto shape = channel_shape(x.dim(), c);
+    torch::Tensor dy = grads[0].to(acc);  // (N, C, *)
+    torch::Tensor xa = x.to(acc);         // (N, C, *), x itself unless half precision
 
-    torch::Tensor xmu = x.to(acc) - mean.view(shape);  // (N, C, *)
-    torch::Tensor sums = torch::empty({2 * c}, x.options().dtype(torch::kFloat64));  // [sum dy(C), sum dy * (x - mean)(C)]
-    sums.narrow(0, 0, c).copy_(dy.sum(dims, false, torch::kFloat64));
-    sums.narrow(0, c, c).copy_((dy * xmu).sum(dims, false, torch::kFloat64));
-    torch::Tensor sum_dy_local = sums.narrow(0, 0, c).to(weight.scalar_type(), false, /*copy=*/true);
-    torch::Tensor grad_weight = (sums.narrow(0, c, c).to(acc) * invstd).to(weight.scalar_type());  // local sum dy * xhat
+    // Local sum(dy) and sum(dy * xhat) with the global mean and invstd: ATen's fused batch-norm
+    // backward reduction (its grad_bias and grad_weight).
+    torch::Tensor sums = torch::zeros({2 * c}, x.options().dtype(torch::kFloat64));  // [sum dy(C), sum dy*xhat(C)]
+    if (x.numel() > 0) {
+      auto reduced = torch::native_batch_norm_backward(dy, xa, weight.to(acc), {}, {}, mean, invstd, true, 0.0,
+                                                       {false, true, true});
+      sums.narrow(0, 0, c).copy_(std::get<2>(reduced));
+      sums.narrow(0, c, c).copy_(std::get<1>(reduced));
+    }
+    torch::Tensor grad_bias = sums.narrow(0, 0, c).to(weight.scalar_type(), false, /*copy=*/true);   // local
+    torch::Tensor grad_weight = sums.narrow(0, c, c).to(weight.scalar_type(), false, /*copy=*/true); // local
     comm->allreduce(sums, dist::ReduceOp::kSum);
 
-    torch::Tensor mean_dy = (sums.narrow(0, 0, c) / count).to(acc);      // (C,)
-    torch::Tensor mean_dy_xmu = (sums.narrow(0, c, c) / count).to(acc);  // (C,)
-    torch::Tensor scale = weight.to(acc) * invstd;                       // (C,)
-    // dx = w * invstd * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy * (x - mean)))
-    torch::Tensor dx = (dy - mean_dy.view(shape) - xmu * (invstd.square() * mean_dy_xmu).view(shape)) *
-                       scale.view(shape);
-    return {dx.to(x.scalar_type()), grad_weight, sum_dy_local, torch::Tensor(), torch::Tensor(), torch::Tensor(),
+    // dx = w invstd (dy - mean(dy) - xhat mean(dy xhat)) = a dy + b x + k per channel, with
+    // a = w invstd, b = -a invstd mean(dy xhat), k = -a mean(dy) - b mean.
+    torch::Tensor mean_dy = (sums.narrow(0, 0, c) / count).to(acc);       // (C,)
+    torch::Tensor mean_dy_xhat = (sums.narrow(0, c, c) / count).to(acc);  // (C,)
+    torch::Tensor a = weight.to(acc) * invstd;                            // (C,)
+    torch::Tensor b = -a * invstd * mean_dy_xhat;                         // (C,)
+    torch::Tensor k = -a * mean_dy - b * mean;                            // (C,)
+    torch::Tensor dx = torch::addcmul(torch::addcmul(k.view(shape), xa, b.view(shape)), dy, a.view(shape));
+    return {dx.to(x.scalar_type()), grad_weight, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor(),
             torch::Tensor()};
   }
 };

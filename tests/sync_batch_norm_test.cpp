@@ -90,8 +90,11 @@ TEST_P(SyncBatchNormTest, EqualsSingleProcessBatchNormOnTheGlobalBatch) {
     EXPECT_ALL_CLOSE(y, yr.narrow(0, begin, sizes[r]), tol, tol);
     EXPECT_ALL_CLOSE(x.grad() / w, xr.grad().narrow(0, begin, sizes[r]), tol, tol);
     auto ref_params = ref_module.named_parameters();
-    EXPECT_ALL_CLOSE(bn->weight.grad(), ref_params["weight"].grad(), tol, tol);
-    EXPECT_ALL_CLOSE(bn->bias.grad(), ref_params["bias"].grad(), tol, tol);
+    // Parameter gradients are sums over the whole batch, which ATen's channels-last backward
+    // kernel accumulates in float32 (as PyTorch's own SyncBatchNorm): 10x the tolerance there.
+    const double sum_tol = c.dtype == torch::kFloat32 ? 10 * tol : tol;
+    EXPECT_ALL_CLOSE(bn->weight.grad(), ref_params["weight"].grad(), sum_tol, sum_tol);
+    EXPECT_ALL_CLOSE(bn->bias.grad(), ref_params["bias"].grad(), sum_tol, sum_tol);
     auto ref_buffers = ref_module.named_buffers();
     EXPECT_ALL_CLOSE(bn->running_mean, ref_buffers["running_mean"], tol, tol);
     EXPECT_ALL_CLOSE(bn->running_var, ref_buffers["running_var"], tol, tol);
