@@ -2,6 +2,7 @@
 // the world rank and the library's error string.
 #include "dist/nccl_communicator.h"
 
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <nccl.h>
@@ -76,7 +77,8 @@ class NcclWork : public Work {
 
 class NcclCommunicator : public Communicator {
  public:
-  NcclCommunicator(std::shared_ptr<Communicator> mpi, NcclOptions options) : mpi_(std::move(mpi)), options_(options) {
+  NcclCommunicator(std::shared_ptr<Communicator> mpi, NcclOptions options)
+      : mpi_(std::move(mpi)), options_(options), side_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true)) {
     ncclUniqueId id;
     if (mpi_->rank() == 0) BNX_NCCL_CHECK(world_rank(), ncclGetUniqueId(&id));
     torch::Tensor bytes = torch::empty({static_cast<int64_t>(sizeof(id))}, torch::kUInt8);
@@ -110,10 +112,19 @@ class NcclCommunicator : public Communicator {
   std::unique_ptr<Work> allreduce_async(torch::Tensor& tensor, ReduceOp op) override {
     if (!tensor.is_cuda()) return mpi_->allreduce_async(tensor, op);
     check(tensor, "allreduce");
-    auto stream = c10::cuda::getCurrentCUDAStream();
+    // On the side stream, after everything the current stream has queued (the producer of the
+    // tensor: backward's gradient kernels), so the current stream goes on with backward while the
+    // collective runs; Work::wait orders the current stream after it again.
+    cudaEvent_t ready;
+    BNX_CUDA_CHECK(world_rank(), cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+    BNX_CUDA_CHECK(world_rank(), cudaEventRecord(ready, c10::cuda::getCurrentCUDAStream().stream()));
+    BNX_CUDA_CHECK(world_rank(), cudaStreamWaitEvent(side_.stream(), ready, 0));
+    BNX_CUDA_CHECK(world_rank(), cudaEventDestroy(ready));  // released once the wait has passed
+    // The caching allocator must not hand the tensor's memory out again before the side stream is done.
+    c10::cuda::CUDACachingAllocator::recordStream(tensor.storage().data_ptr(), side_);
     BNX_NCCL_CHECK(world_rank(), ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                                               nccl_type(tensor, world_rank()), nccl_op(op), comm_, stream.stream()));
-    return track(stream.stream());
+                                               nccl_type(tensor, world_rank()), nccl_op(op), comm_, side_.stream()));
+    return track(side_.stream());
   }
 
   void broadcast(torch::Tensor& tensor, int root) override {
@@ -204,6 +215,7 @@ class NcclCommunicator : public Communicator {
   };
   std::shared_ptr<Communicator> mpi_;
   NcclOptions options_;
+  c10::cuda::CUDAStream side_;  // allreduces, overlapping the current stream's work
   ncclComm_t comm_ = nullptr;
   std::mutex mutex_;
   std::condition_variable wake_;

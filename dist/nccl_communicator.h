@@ -1,7 +1,9 @@
 // NCCL implementation of dist::Communicator for CUDA tensors (built only when the LibTorch found
 // has CUDA; CPU builds compile the source against the CUDA toolkit's nccl.h so it cannot rot).
-// Rank 0 creates the NCCL unique id and broadcasts it over MPI; collectives run on LibTorch's
-// current CUDA stream; CPU tensors (host values: metrics, stop flags) go through MPI. A watchdog
+// Rank 0 creates the NCCL unique id and broadcasts it over MPI; allreduces run on a side stream
+// ordered after LibTorch's current stream (so gradient buckets reduce while backward goes on, and
+// wait() orders the current stream after them), other collectives on the current stream; CPU
+// tensors (host values: metrics, stop flags) go through MPI. A watchdog
 // thread polls ncclCommGetAsyncError and the age of in-flight collectives, and aborts the
 // communicator and the job after `timeout_seconds` instead of hanging.
 #pragma once
