@@ -34,7 +34,8 @@ namespace {
 // glibc hands large freed blocks back to the kernel (mmap/trim) and every training step then
 // faults the same activation memory back in, zeroing each page: about 10% of CPU step time went
 // to the kernel. Keeping freed memory in the heap makes the steady state allocation-free; peak
-// memory is unchanged, since every step needs the same blocks again.
+// memory stays about the same (617 vs 628 MB in an 80-step run), since every step needs the same
+// blocks again.
 void keep_freed_memory() {
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
