@@ -16,6 +16,7 @@
 #include "dist/gradient_reducer.h"
 #include "models/registry.h"
 #include "models/sync_batch_norm.h"
+#include "train/config.h"
 
 namespace fs = std::filesystem;
 
@@ -167,13 +168,19 @@ int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared
     sync();
     if (i >= 3) times.push_back(seconds(t0));  // three warm-up steps (cuDNN autotuning)
   }
-  const char* precision = o.precision == Precision::kFloat32 ? "fp32" : o.precision == Precision::kBFloat16 ? "bf16" : "fp16";
+  auto name_of = [](const auto& table, auto value) {
+    for (const auto& [name, v] : table) {
+      if (v == value) return name;
+    }
+    return std::string("?");
+  };
+  const std::string precision = name_of(precision_names(), o.precision), norm = name_of(norm_names(), o.norm);
   const std::string device_name = device.is_cuda() ? std::string("cuda:") + std::to_string(device.index()) : "cpu";
   if (world->rank() == 0) {
     std::printf("{\"impl\": \"bnx\", \"model\": \"%s\", \"device\": \"%s\", \"ranks\": %d, \"norm\": \"%s\", "
                 "\"precision\": \"%s\", \"batch_per_rank\": %lld, \"step_s\": %.5f, \"images_per_s_per_rank\": %.1f}\n",
-                name.c_str(), device_name.c_str(), world->size(), o.norm == models::Norm::kSync ? "sync" : "batch",
-                precision, static_cast<long long>(o.batch), median(times), o.batch / median(times));
+                name.c_str(), device_name.c_str(), world->size(), norm.c_str(), precision.c_str(),
+                static_cast<long long>(o.batch), median(times), o.batch / median(times));
   }
   return 0;
 }

@@ -188,7 +188,7 @@ const std::vector<Field>& fields() {
       integer<int64_t>("model.num_classes", ACCESS(int64_t, model.num_classes), 0, 1 << 20,
                        "classes (0 = from the data set)"),
       choice<Norm>("model.norm", ACCESS(Norm, model.norm),
-                   {{"none", Norm::kNone}, {"batch", Norm::kBatch}, {"sync", Norm::kSync}},
+                   norm_names(),
                    "batch normalization: none, per-rank, or synchronized over ranks"),
       choice<Activation>("model.activation", ACCESS(Activation, model.activation),
                          {{"relu", Activation::kRelu}, {"sigmoid", Activation::kSigmoid}}, "nonlinearity"),
@@ -255,10 +255,10 @@ const std::vector<Field>& fields() {
       boolean("train.shuffle", ACCESS(bool, train.shuffle), "new permutation every epoch"),
       integer<int>("train.threads", ACCESS(int, train.threads), 0, 1024, "intra-op threads per rank (0 = cores / local ranks)"),
       choice<DeviceKind>("train.device", ACCESS(DeviceKind, train.device),
-                         {{"auto", DeviceKind::kAuto}, {"cpu", DeviceKind::kCpu}, {"cuda", DeviceKind::kCuda}},
+                         device_names(),
                          "compute device: cuda = GPU local_rank % count; auto = cuda when available"),
       choice<Precision>("train.precision", ACCESS(Precision, train.precision),
-                        {{"fp32", Precision::kFloat32}, {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16}},
+                        precision_names(),
                         "activations under autocast (float32 weights); fp16 adds dynamic loss scaling"),
 
       choice<OptimizerKind>("optim.name", ACCESS(OptimizerKind, optim.kind),
@@ -370,6 +370,24 @@ void validate(const Config& c, const std::set<std::string>& present, const std::
 }
 
 }  // namespace
+
+const std::vector<std::pair<std::string, models::Norm>>& norm_names() {
+  static const std::vector<std::pair<std::string, models::Norm>> names = {
+      {"none", models::Norm::kNone}, {"batch", models::Norm::kBatch}, {"sync", models::Norm::kSync}};
+  return names;
+}
+
+const std::vector<std::pair<std::string, DeviceKind>>& device_names() {
+  static const std::vector<std::pair<std::string, DeviceKind>> names = {
+      {"auto", DeviceKind::kAuto}, {"cpu", DeviceKind::kCpu}, {"cuda", DeviceKind::kCuda}};
+  return names;
+}
+
+const std::vector<std::pair<std::string, Precision>>& precision_names() {
+  static const std::vector<std::pair<std::string, Precision>> names = {
+      {"fp32", Precision::kFloat32}, {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16}};
+  return names;
+}
 
 Config parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
   YAML::Node root;

@@ -22,6 +22,11 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// How configs (and the command line) spell the enum choices.
+const std::vector<std::pair<std::string, models::Norm>>& norm_names();
+const std::vector<std::pair<std::string, DeviceKind>>& device_names();
+const std::vector<std::pair<std::string, Precision>>& precision_names();
+
 enum class OptimizerKind { kSgd, kRmsprop };
 enum class ScheduleKind { kConstant, kStep, kExponential, kCosine };
 

@@ -6,6 +6,15 @@
 #include "train/device.h"
 
 namespace bnx::train {
+namespace {
+
+// Where the model's parameters live (CPU for a model without any).
+torch::Device device_of(models::Model& model) {
+  const auto params = model.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+}  // namespace
 
 std::pair<int64_t, int64_t> correct_counts(const torch::Tensor& logits, const torch::Tensor& labels) {
   if (logits.size(0) == 0) return {0, 0};
@@ -21,8 +30,7 @@ EvalResult evaluate(models::Model& model, std::shared_ptr<const data::Dataset> d
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
-  const auto params = model.parameters();
-  const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+  const torch::Device device = device_of(model);
   auto [begin, end] = data::eval_shard(dataset->size(), comm.rank(), comm.size());
   std::vector<std::vector<int64_t>> batches;
   for (int64_t i = begin; i < end; i += batch_size) {
@@ -74,8 +82,7 @@ int recompute_bn_statistics(models::Model& model, data::Loader& batches) {
     bn->train();
   }
   torch::NoGradGuard no_grad;
-  const auto params = model.parameters();
-  const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+  const torch::Device device = device_of(model);
   while (auto batch = batches.next()) {
     TORCH_CHECK(batch->images.scalar_type() == torch::kFloat32, "recompute_bn_statistics: needs normalized batches");
     model.forward(batch->images.to(device));

@@ -241,15 +241,10 @@ int main(int argc, char** argv) {
   train::BenchTrainOptions bt;
   std::string bench_model = "resnet50";
   bench_cmd->add_option("--model", bench_model, "train: bn_inception | resnet18..152");
-  bench_cmd->add_option("--device", bt.device, "train: auto | cpu | cuda")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, train::DeviceKind>{
-          {"auto", train::DeviceKind::kAuto}, {"cpu", train::DeviceKind::kCpu}, {"cuda", train::DeviceKind::kCuda}}));
-  bench_cmd->add_option("--precision", bt.precision, "train: fp32 | bf16 | fp16")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, train::Precision>{
-          {"fp32", train::Precision::kFloat32}, {"bf16", train::Precision::kBFloat16}, {"fp16", train::Precision::kFloat16}}));
-  bench_cmd->add_option("--norm", bt.norm, "train: sync | batch")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, models::Norm>{{"sync", models::Norm::kSync}, {"batch", models::Norm::kBatch}}));
+  auto names = [](const auto& table) { return CLI::CheckedTransformer(std::map(table.begin(), table.end())); };
+  bench_cmd->add_option("--device", bt.device, "train: as train.device")->transform(names(train::device_names()));
+  bench_cmd->add_option("--precision", bt.precision, "train: as train.precision")->transform(names(train::precision_names()));
+  bench_cmd->add_option("--norm", bt.norm, "train: as model.norm")->transform(names(train::norm_names()));
   bench_cmd->add_option("--size", bt.size, "train: input side in pixels");
 
   try {
