@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "data/dataset.h"
 #include "data/random.h"
 
 namespace bnx::data {
@@ -18,15 +19,15 @@ DistributedSampler::DistributedSampler(int64_t dataset_size, int64_t global_batc
       seed_(seed),
       shuffle_(shuffle) {
   if (global_batch < 1 || world_size < 1 || rank < 0 || rank >= world_size) {
-    throw std::invalid_argument("sampler: invalid batch " + std::to_string(global_batch) + " / rank " +
+    throw DataError("sampler: invalid batch " + std::to_string(global_batch) + " / rank " +
                                 std::to_string(rank) + " of " + std::to_string(world_size));
   }
   if (global_batch % world_size != 0) {
-    throw std::invalid_argument("global batch " + std::to_string(global_batch) + " is not divisible by the " +
+    throw DataError("train.batch_size: global batch " + std::to_string(global_batch) + " is not divisible by the " +
                                 std::to_string(world_size) + " ranks");
   }
   if (global_batch > dataset_size) {
-    throw std::invalid_argument("global batch " + std::to_string(global_batch) + " exceeds the data set size " +
+    throw DataError("train.batch_size: global batch " + std::to_string(global_batch) + " exceeds the data set size " +
                                 std::to_string(dataset_size));
   }
 }

@@ -46,6 +46,15 @@ CropBox center_crop_box(int height, int width, int64_t resize, int64_t crop) {
   return {(width - w) / 2, (height - h) / 2, w, h};
 }
 
+PixelAffine pixel_affine(const std::vector<double>& mean, const std::vector<double>& std, double max_value) {
+  PixelAffine a;
+  for (size_t c = 0; c < mean.size(); ++c) {
+    a.scale.push_back(static_cast<float>((1.0 / max_value) / std[c]));
+    a.offset.push_back(static_cast<float>(-mean[c] / std[c]));
+  }
+  return a;
+}
+
 Transform::Transform(TransformOptions options, bool train, int64_t channels)
     : options_(std::move(options)), train_(train), channels_(channels) {
   if (channels_ != 1 && channels_ != 3) throw DataError("transform: channels must be 1 or 3");
@@ -190,11 +199,9 @@ void Transform::finish(const cv::Mat& image, const CropBox& box, Rng& rng, void*
 
   // HWC -> CHW, flip, normalize in one pass.
   const bool is_float = pixels.depth() == CV_32F;
-  float scale[3], offset[3];
-  for (int ch = 0; ch < c; ++ch) {
-    scale[ch] = static_cast<float>((is_float ? 1.0 : 1.0 / 255.0) / options_.std[ch]);
-    offset[ch] = static_cast<float>(-options_.mean[ch] / options_.std[ch]);
-  }
+  const PixelAffine affine = pixel_affine(options_.mean, options_.std, is_float ? 1.0 : 255.0);
+  const float* scale = affine.scale.data();
+  const float* offset = affine.offset.data();
   for (int y = 0; y < s; ++y) {
     for (int x = 0; x < s; ++x) {
       const int sx = flip ? s - 1 - x : x;

@@ -49,6 +49,14 @@ CropBox random_resized_crop_box(int height, int width, Rng& rng, const Transform
 /// The region that "resize short side to `resize`, center crop `crop`" keeps, in full coordinates.
 CropBox center_crop_box(int height, int width, int64_t resize, int64_t crop);
 
+/// Pixel normalization as one affine map per channel, written once for the CPU loader and the
+/// device-side path: (pixel / max_value - mean) / std = pixel * scale[c] + offset[c], for pixels
+/// in [0, max_value] (255 for uint8, 1 for float).
+struct PixelAffine {
+  std::vector<float> scale, offset;  // (C,)
+};
+PixelAffine pixel_affine(const std::vector<double>& mean, const std::vector<double>& std, double max_value);
+
 class Transform {
  public:
   /// `channels`: 1 or 3, the output channels (mean/std must have as many entries).

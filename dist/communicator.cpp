@@ -72,6 +72,47 @@ int resolve_group_size(const Communicator& world, int group_size) {
   return group_size;
 }
 
+std::shared_ptr<Communicator> statistics_group(std::shared_ptr<Communicator> world, int group_size) {
+  const int k = resolve_group_size(*world, group_size);
+  return k == world->size() ? world : world->split(k);
+}
+
+namespace {
+std::function<bool(const std::exception&)>& input_error_classifier() {
+  static std::function<bool(const std::exception&)> classify = [](const std::exception&) { return false; };
+  return classify;
+}
+}  // namespace
+
+void set_input_error_classifier(std::function<bool(const std::exception&)> is_input_error) {
+  input_error_classifier() = std::move(is_input_error);
+}
+
+void agree_on_failure(Communicator& world, const std::function<void()>& setup) {
+  if (world.size() == 1) return setup();  // nobody to tell: the exception as it is
+  std::string message;
+  double code = 0;  // 0 ok, 1 runtime failure, 2 input error
+  try {
+    setup();
+  } catch (const c10::Error& e) {
+    message = e.what_without_backtrace();
+    code = input_error_classifier()(e) ? 2 : 1;
+  } catch (const std::exception& e) {
+    message = e.what();
+    code = input_error_classifier()(e) ? 2 : 1;
+  }
+  // The lowest failing rank and its code, in one allreduce: max of (-rank, code) among failures.
+  torch::Tensor flags = torch::tensor({code > 0 ? -double(world.rank()) : -1e9, code}, torch::kFloat64);
+  world.allreduce(flags, ReduceOp::kMax);
+  if (flags[1].item<double>() == 0) return;
+  const int failed = static_cast<int>(-flags[0].item<double>());
+  const bool report = failed == world.rank();
+  // The failing rank's own code decides the kind (the max code may come from another rank).
+  const double failed_code = world.allreduce_scalar(report ? code : 0.0, ReduceOp::kMax);
+  throw AgreedFailure(report ? message : "rank " + std::to_string(failed) + " failed during setup", failed,
+                      failed_code == 2, report);
+}
+
 namespace {
 
 class DoneWork : public Work {

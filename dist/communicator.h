@@ -6,10 +6,17 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+namespace bnx {
+/// A list of named tensors: parameters, buffers, a state dict, an export (PyTorch's order and names).
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+}  // namespace bnx
 
 namespace bnx::dist {
 
@@ -75,5 +82,29 @@ std::shared_ptr<Communicator> make_local_communicator();
 
 /// Checks that `group_size` divides the world; returns the effective size (0 -> world).
 int resolve_group_size(const Communicator& world, int group_size);
+
+/// The group of `group_size` consecutive ranks (0 = all) that this rank belongs to: `world` itself
+/// when that is every rank, else a split of it. Collective over `world`; call it once per run and
+/// hand the result to every layer that needs it (SyncBatchNorm's statistics group).
+std::shared_ptr<Communicator> statistics_group(std::shared_ptr<Communicator> world, int group_size);
+
+/// Runs `setup` on every rank and agrees on its outcome: when it throws on any rank, every rank
+/// throws AgreedFailure. Setup errors (a bad data root on one node, an unreadable checkpoint) thus
+/// end every rank the same way instead of leaving the healthy ones waiting in the next collective.
+/// Collective over `world`. On a world of one rank the exception passes through unchanged.
+void agree_on_failure(Communicator& world, const std::function<void()>& setup);
+
+/// What agree_on_failure throws on every rank when a setup failed somewhere.
+class AgreedFailure : public std::runtime_error {
+ public:
+  AgreedFailure(const std::string& message, int failed_rank, bool input_error, bool report)
+      : std::runtime_error(message), failed_rank(failed_rank), input_error(input_error), report(report) {}
+  int failed_rank;   // the lowest rank that failed
+  bool input_error;  // its exception was an input error (see set_input_error_classifier)
+  bool report;       // this rank is that rank: it reports the message (its own exception's)
+};
+
+/// Classifies exceptions for agree_on_failure (set once by the program; default: none are).
+void set_input_error_classifier(std::function<bool(const std::exception&)> is_input_error);
 
 }  // namespace bnx::dist

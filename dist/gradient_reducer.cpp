@@ -14,8 +14,8 @@ std::string describe(const std::string& name, const torch::Tensor& t) {
   return out.str();
 }
 
-}  // namespace
-
+// Verifies that `named` has the same names and shapes on every rank of `comm`; throws naming the
+// first difference.
 void check_same_on_all_ranks(Communicator& comm, const NamedTensors& named, const std::string& what) {
   if (comm.size() == 1) return;
   int64_t count = static_cast<int64_t>(named.size());
@@ -34,6 +34,28 @@ void check_same_on_all_ranks(Communicator& comm, const NamedTensors& named, cons
   std::string mine = first < count ? describe(named[first].first, named[first].second)
                                    : (first == max_count ? std::to_string(count) + " entries" : "nothing");
   fail(comm, what + " differ across ranks at entry " + std::to_string(first) + ": this rank has " + mine);
+}
+
+NamedTensors named_parameters(const torch::nn::Module& model) {
+  NamedTensors out;
+  for (const auto& p : model.named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+NamedTensors named_buffers(const torch::nn::Module& model) {
+  NamedTensors out;
+  for (const auto& b : model.named_buffers()) out.emplace_back(b.key(), b.value());
+  return out;
+}
+
+}  // namespace
+
+GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm, const torch::nn::Module& model,
+                                 GradientReducerOptions options)
+    : GradientReducer(std::move(comm), named_parameters(model), named_buffers(model), options) {}
+
+GradientReducer::~GradientReducer() {
+  for (auto& [k, handle] : hooks_) params_[k].second.remove_hook(handle);
 }
 
 GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm, NamedTensors parameters,
@@ -77,7 +99,7 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm, NamedTensor
   if (options_.overlap) {
     for (size_t k = 0; k < params_.size(); ++k) {
       if (!params_[k].second.requires_grad()) continue;
-      params_[k].second.register_hook([this, k](torch::Tensor grad) { on_gradient(k, grad); });
+      hooks_.emplace_back(k, params_[k].second.register_hook([this, k](torch::Tensor grad) { on_gradient(k, grad); }));
     }
   }
 }

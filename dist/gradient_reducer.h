@@ -1,7 +1,8 @@
 // GradientReducer: data-parallel gradient averaging. Parameters are grouped into buckets of about
 // `bucket_bytes` (in reverse registration order, roughly the order backward produces them); a
 // bucket's allreduce starts from a gradient hook as soon as all its gradients exist, in bucket
-// order on every rank, and finish() waits for all of them before the optimizer step.
+// order on every rank, and finish() waits for all of them before the optimizer step. The hooks are
+// removed when the reducer is destroyed.
 #pragma once
 
 #include <memory>
@@ -20,14 +21,16 @@ struct GradientReducerOptions {
   bool overlap = true;
 };
 
-using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
-
 class GradientReducer {
  public:
   /// Checks that every rank has the same parameter names and shapes (error names the first
   /// difference), broadcasts parameters and buffers from rank 0, and registers gradient hooks.
   GradientReducer(std::shared_ptr<Communicator> comm, NamedTensors parameters, const NamedTensors& buffers,
                   GradientReducerOptions options = {});
+  /// The same for every parameter and buffer of `model`.
+  GradientReducer(std::shared_ptr<Communicator> comm, const torch::nn::Module& model,
+                  GradientReducerOptions options = {});
+  ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
@@ -60,12 +63,9 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, size_t>> slot_;  // param -> (bucket, position in bucket)
   std::vector<bool> seen_;                       // param's gradient arrived this step
+  std::vector<std::pair<size_t, unsigned>> hooks_;  // (param, hook handle) to remove
   size_t next_launch_ = 0;
   int64_t collectives_ = 0, bytes_ = 0, collectives_pending_ = 0, bytes_pending_ = 0;
 };
-
-/// Verifies that `named` has the same names and shapes on every rank of `comm`; throws naming the
-/// first difference. Exposed for tests and checkpoint loading.
-void check_same_on_all_ranks(Communicator& comm, const NamedTensors& named, const std::string& what);
 
 }  // namespace bnx::dist

@@ -7,9 +7,9 @@ namespace bnx::models {
 
 SyncBatchNorm make_norm(const ModelOptions& options, int64_t channels) {
   if (options.norm == Norm::kNone) return SyncBatchNorm(nullptr);
-  TORCH_CHECK(options.norm != Norm::kSync || options.comm, "norm sync needs a communicator");
+  TORCH_CHECK(options.norm != Norm::kSync || options.comm, "norm sync needs a communicator (its statistics group)");
   SyncBatchNormOptions bn(channels);
-  bn.eps(options.bn_eps).momentum(options.bn_momentum).group_size(options.bn_group_size);
+  bn.eps(options.bn_eps).momentum(options.bn_momentum);
   return SyncBatchNorm(bn, options.norm == Norm::kSync ? options.comm : nullptr);
 }
 

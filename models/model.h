@@ -1,4 +1,4 @@
-// Options shared by every bnx model and the Model base class the registry returns.
+// Options shared by every bnx model, the Model base class the registry returns, and its state dict.
 #pragma once
 
 #include <torch/torch.h>
@@ -41,14 +41,16 @@ struct ModelOptions {
   /// Convolutional models: weights and activations in channels-last (NHWC) memory layout, which
   /// oneDNN (CPU) and cuDNN run faster; the values, names and shapes are the same.
   bool channels_last = true;
-  /// Ranks per SyncBatchNorm statistics group (0 = all).
+  /// Ranks per SyncBatchNorm statistics group (0 = all). Models do not read it: the engine's setup
+  /// splits the world into these groups once and hands this rank's group over as `comm`.
   int bn_group_size = 0;
   /// MLP: hidden layers and units (the paper's MNIST net: 3 x 100 sigmoid).
   int64_t mlp_layers = 3;
   int64_t mlp_hidden = 100;
   /// MLP: std of the Gaussian initial weights ("small random Gaussian values", value not stated).
   double mlp_init_std = 0.1;
-  /// Communicator for norm sync (required then; ignored otherwise).
+  /// norm sync: the statistics group every SyncBatchNorm layer reduces over (required then;
+  /// ignored otherwise). Building a model makes no collective call.
   std::shared_ptr<dist::Communicator> comm;
 };
 
@@ -74,5 +76,12 @@ class Model : public torch::nn::Module {
  private:
   bool channels_last_ = false;
 };
+
+/// State dict in PyTorch's order and names: for each module in pre-order, its parameters then
+/// its buffers ("layer1.0.bn1.running_mean"). The tensors are the module's own (not copies).
+NamedTensors state_dict(const torch::nn::Module& model);
+
+/// Number of trainable parameters.
+int64_t parameter_count(const torch::nn::Module& model);
 
 }  // namespace bnx::models

@@ -1,4 +1,4 @@
-// Model registry and PyTorch-ordered state dicts (see registry.h).
+// Model registry (see registry.h).
 #include "models/registry.h"
 
 #include <functional>
@@ -26,13 +26,6 @@ const std::map<std::string, Builder>& registry() {
   return table;
 }
 
-void collect(const torch::nn::Module& module, const std::string& prefix,
-             std::vector<std::pair<std::string, torch::Tensor>>& out) {
-  for (const auto& p : module.named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
-  for (const auto& b : module.named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
-  for (const auto& child : module.named_children()) collect(*child.value(), prefix + child.key() + ".", out);
-}
-
 }  // namespace
 
 std::vector<std::string> model_names() {
@@ -53,18 +46,6 @@ std::shared_ptr<Model> make_model(const ModelOptions& options, int64_t input_siz
   auto model = it->second(options, input_size);
   if (options.channels_last) model->use_channels_last();
   return model;
-}
-
-std::vector<std::pair<std::string, torch::Tensor>> state_dict(const torch::nn::Module& model) {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  collect(model, "", out);
-  return out;
-}
-
-int64_t parameter_count(const torch::nn::Module& model) {
-  int64_t n = 0;
-  for (const auto& p : model.parameters()) n += p.numel();
-  return n;
 }
 
 }  // namespace bnx::models

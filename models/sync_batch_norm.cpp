@@ -146,22 +146,10 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
   }
 };
 
-// One split per (communicator, group size), shared by every layer of a model (splitting is a
-// collective, so it must not happen once per layer).
-std::shared_ptr<dist::Communicator> group_of(const std::shared_ptr<dist::Communicator>& comm, int group_size) {
-  if (!comm) return nullptr;
-  int k = dist::resolve_group_size(*comm, group_size);
-  if (k == comm->size()) return comm;
-  static std::map<std::pair<const dist::Communicator*, int>, std::shared_ptr<dist::Communicator>> cache;
-  auto& group = cache[{comm.get(), k}];
-  if (!group) group = comm->split(k);
-  return group;
-}
-
 }  // namespace
 
-SyncBatchNormImpl::SyncBatchNormImpl(SyncBatchNormOptions options, std::shared_ptr<dist::Communicator> comm)
-    : options_(std::move(options)) {
+SyncBatchNormImpl::SyncBatchNormImpl(SyncBatchNormOptions options, std::shared_ptr<dist::Communicator> group)
+    : options_(std::move(options)), group_(std::move(group)) {
   const int64_t c = options_.num_features();
   TORCH_CHECK(c > 0, "SyncBatchNorm: num_features must be positive, got ", c);
   TORCH_CHECK(options_.eps() > 0, "SyncBatchNorm: eps must be positive, got ", options_.eps());
@@ -174,12 +162,10 @@ SyncBatchNormImpl::SyncBatchNormImpl(SyncBatchNormOptions options, std::shared_p
     running_var = register_buffer("running_var", torch::ones({c}));
     num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
   }
-  set_communicator(std::move(comm), options_.group_size());
 }
 
-void SyncBatchNormImpl::set_communicator(std::shared_ptr<dist::Communicator> comm, int group_size) {
-  options_.group_size(group_size);
-  group_ = group_of(comm, group_size);
+void SyncBatchNormImpl::set_group(std::shared_ptr<dist::Communicator> group) {
+  group_ = std::move(group);
   // Forward shifts by the running mean, which must therefore be the same on every rank of the
   // group: start from the group's average (per-rank statistics may differ before a conversion).
   if (group_ && group_->size() > 1 && running_mean.defined()) {
@@ -227,14 +213,13 @@ void SyncBatchNormImpl::pretty_print(std::ostream& stream) const {
          << ", group=" << (group_ ? std::to_string(group_->size()) + " ranks" : std::string("local")) << ")";
 }
 
-int convert_sync_batchnorm(torch::nn::Module& model, const std::shared_ptr<dist::Communicator>& comm,
-                           int group_size) {
+int convert_sync_batchnorm(torch::nn::Module& model, const std::shared_ptr<dist::Communicator>& group) {
   std::vector<SyncBatchNormImpl*> layers;
   if (auto* self = model.as<SyncBatchNormImpl>()) layers.push_back(self);
   for (auto& module : model.modules(/*include_self=*/false)) {
     if (auto* bn = module->as<SyncBatchNormImpl>()) layers.push_back(bn);
   }
-  for (auto* bn : layers) bn->set_communicator(comm, group_size);
+  for (auto* bn : layers) bn->set_group(group);
   return static_cast<int>(layers.size());
 }
 

@@ -25,22 +25,20 @@ struct SyncBatchNormOptions {
   TORCH_ARG(std::optional<double>, momentum) = 0.1;
   TORCH_ARG(bool, affine) = true;
   TORCH_ARG(bool, track_running_stats) = true;
-  /// Ranks per statistics group: 0 = all ranks of the communicator, k = groups of k consecutive ranks.
-  TORCH_ARG(int, group_size) = 0;
 };
 
 class SyncBatchNormImpl : public torch::nn::Module {
  public:
-  /// `comm` null = per-rank batch norm.
-  explicit SyncBatchNormImpl(SyncBatchNormOptions options, std::shared_ptr<dist::Communicator> comm = nullptr);
+  /// `group`: the ranks whose batches are normalized together (dist::statistics_group makes one
+  /// per run); null = per-rank batch norm. Construction makes no collective call.
+  explicit SyncBatchNormImpl(SyncBatchNormOptions options, std::shared_ptr<dist::Communicator> group = nullptr);
 
   /// x: (N, C), (N, C, L) or (N, C, H, W), any memory format. N may be 0 on some ranks in training.
   torch::Tensor forward(const torch::Tensor& x);
 
-  /// Synchronizes statistics over `comm` split into groups of `group_size` consecutive ranks
-  /// (0 = all; nullptr comm = per-rank). Collective: call it on every rank. The running
-  /// statistics become their average over the group (they must agree across the group).
-  void set_communicator(std::shared_ptr<dist::Communicator> comm, int group_size);
+  /// Synchronizes statistics over `group` (nullptr = per-rank). Collective over `group`: the running
+  /// statistics become their average over it (forward needs them equal across the group).
+  void set_group(std::shared_ptr<dist::Communicator> group);
   /// Changes the running-statistics momentum (nullopt = cumulative average).
   void set_momentum(std::optional<double> momentum) { options_.momentum(momentum); }
   /// Running mean 0, variance 1, num_batches_tracked 0.
@@ -59,10 +57,9 @@ class SyncBatchNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SyncBatchNorm);
 
-/// Puts every SyncBatchNorm of `model` into synchronized mode over `comm` (groups of `group_size`,
-/// 0 = all), keeping parameters and running statistics; `comm` null makes them per-rank again.
-/// Returns the number of layers switched.
-int convert_sync_batchnorm(torch::nn::Module& model, const std::shared_ptr<dist::Communicator>& comm,
-                           int group_size = 0);
+/// Puts every SyncBatchNorm of `model` into synchronized mode over `group` (see
+/// dist::statistics_group), keeping parameters and averaging running statistics over the group;
+/// `group` null makes them per-rank again. Collective over `group`. Returns the layers switched.
+int convert_sync_batchnorm(torch::nn::Module& model, const std::shared_ptr<dist::Communicator>& group);
 
 }  // namespace bnx::models

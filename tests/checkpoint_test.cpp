@@ -3,6 +3,9 @@
 // errors.
 #include "train/checkpoint.h"
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -144,6 +147,41 @@ TEST(Checkpoint, ConflictsNameTheDifference) {
               std::string::npos)
         << e.what();
   }
+  fs::remove_all(dir);
+}
+
+// A checkpoint write that fails part way (a full disk, simulated by a file-size limit) removes its
+// temporary file, keeps the previous checkpoint intact, and names the file and the system's reason.
+TEST(Checkpoint, FailedWriteKeepsThePreviousCheckpoint) {
+  const fs::path dir = fs::temp_directory_path() / ("bnx_ckpt_full_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  torch::manual_seed(0);
+  auto small = torch::nn::Linear(4, 2);
+  NamedTensors state = {{"w", small->weight}, {"b", small->bias}};
+  CheckpointMeta meta;
+  meta.model_name = "tiny";
+  write_checkpoint((dir / checkpoint_name(1)).string(), state, nullptr, meta);
+  const auto good_size = fs::file_size(dir / checkpoint_name(1));
+  NamedTensors big = {{"w", torch::randn({1 << 20})}};  // 4 MB
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  rlimit limited = old;
+  limited.rlim_cur = 1 << 20;  // 1 MB per file
+  ::setrlimit(RLIMIT_FSIZE, &limited);
+  std::string what;
+  try {
+    write_checkpoint((dir / checkpoint_name(2)).string(), big, nullptr, meta);
+  } catch (const std::runtime_error& e) {
+    what = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  EXPECT_NE(what.find(checkpoint_name(2) + ".tmp: cannot write checkpoint: File too large"), std::string::npos) << what;
+  EXPECT_FALSE(fs::exists(dir / (checkpoint_name(2) + ".tmp")));
+  EXPECT_FALSE(fs::exists(dir / checkpoint_name(2)));
+  EXPECT_EQ(fs::file_size(dir / checkpoint_name(1)), good_size);
+  EXPECT_EQ(read_checkpoint((dir / checkpoint_name(1)).string()).state.size(), 2u);
   fs::remove_all(dir);
 }
 

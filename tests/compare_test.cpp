@@ -1,6 +1,6 @@
 // bnx compare: steps to the target on hand-made metrics (reached between evaluation points, never
 // reached, ties, different batch sizes so steps and epochs differ), malformed input, the SVG.
-#include "train/compare.h"
+#include "train/offline/compare.h"
 
 #include <filesystem>
 #include <fstream>

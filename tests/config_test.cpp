@@ -1,14 +1,18 @@
 // train::Config: every error class names what is wrong (key, file and line, nearest key, value and
 // what is allowed, missing key); --set overrides with the same validation; a config round-trips
 // through to_yaml (what --print-config prints); the shipped configs all parse.
-#include "train/config.h"
+#include "train/cli/config.h"
+#include "train/errors.h"
 
 #include <filesystem>
 
 #include "tests/test_support.h"
 
-namespace bnx::train {
+namespace bnx::cli {
 namespace {
+
+using train::Config;
+using train::ConfigError;
 
 const std::string kMinimal = "model:\n  name: mlp\ntrain:\n  batch_size: 32\n  steps: 10\n";
 
@@ -88,4 +92,4 @@ TEST(Config, ShippedConfigsParse) {
 }
 
 }  // namespace
-}  // namespace bnx::train
+}  // namespace bnx::cli

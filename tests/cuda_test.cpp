@@ -8,7 +8,8 @@
 #include <fstream>
 
 #include "models/sync_batch_norm.h"
-#include "train/trainer.h"
+#include "train/cli/config.h"
+#include "train/run.h"
 #include "tests/test_support.h"
 #ifdef BNX_WITH_NCCL
 #include "dist/nccl_communicator.h"
@@ -121,7 +122,7 @@ TEST(Nccl, CollectivesAtWorldSizeOne) {
 TEST(Nccl, ShortTrainingRunsInBf16AndFp16) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   for (const std::string precision : {"bf16", "fp16"}) {
-    train::Config config = train::parse_config(R"(
+    train::Config config = cli::parse_config(R"(
 name: cuda
 model: {name: bn_inception, norm: sync, width: 0.125, small_input: true}
 data: {kind: idx, crop_size: 28, resize: 28, random_resized_crop: false, mean: [0.286], std: [0.353], threads: 2}
@@ -133,7 +134,7 @@ log: {every_steps: 10}
                                                "cuda", {"train.precision=" + precision});
     const fs::path dir = fs::temp_directory_path() / ("bnx_cuda_test_" + precision);
     fs::remove_all(dir);
-    ASSERT_EQ(train::train(config, test::world(), {dir.string(), ""}), train::kExitOk);
+    ASSERT_EQ(train::run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config)}).end, train::FitEnd::kFinished);
     std::vector<nlohmann::json> rows;
     std::ifstream in(dir / "metrics.jsonl");
     for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));

@@ -282,7 +282,7 @@ TEST(Sampler, SlicesPartitionEveryGlobalBatchAtAnyWorldSize) {
   DistributedSampler r1(1000, 100, 1, 4, 7);
   auto full = r1.local_epoch(2, 0), tail = r1.local_epoch(2, 6);
   EXPECT_EQ(std::vector<std::vector<int64_t>>(full.begin() + 6, full.end()), tail);
-  EXPECT_THROW(DistributedSampler(1000, 100, 0, 3, 7), std::invalid_argument);
+  EXPECT_THROW(DistributedSampler(1000, 100, 0, 3, 7), DataError);
   // Evaluation shards: every example exactly once, for uneven splits too.
   for (int w = 1; w <= 8; ++w) {
     int64_t covered = 0, last_end = 0;

@@ -47,7 +47,7 @@ TEST(Evaluate, RecomputeBnFollowsAlgorithm2) {
   }
   const double m = 8;
   data::Loader loader(ds, transform, {2, 2}, batches, 0, 0);
-  EXPECT_EQ(recompute_bn_statistics(model, loader), 1);
+  EXPECT_EQ(recompute_bn_statistics(model, loader, to), 1);
   auto* bn = model.named_modules()["bn1"]->as<models::SyncBatchNormImpl>();
   EXPECT_ALL_CLOSE(bn->running_mean, mean_sum / 3, 1e-5, 1e-6);
   EXPECT_ALL_CLOSE(bn->running_var, m / (m - 1) * var_sum / 3, 1e-5, 1e-6);

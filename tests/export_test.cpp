@@ -1,14 +1,14 @@
 // Export: safetensors round trip (format details checked byte by byte), BN folding leaves outputs
 // unchanged, and the fixture for the torchvision interop test (a ResNet-50 checkpoint plus its
 // input and bnx's logits).
-#include "train/export.h"
+#include "train/offline/export.h"
 
 #include <filesystem>
 #include <fstream>
 
 #include "models/registry.h"
 #include "train/checkpoint.h"
-#include "train/config.h"
+#include "train/cli/config.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;
@@ -18,7 +18,7 @@ namespace {
 
 TEST(Safetensors, RoundTripAndLayout) {
   const auto path = (fs::temp_directory_path() / ("bnx_st_" + std::to_string(::getpid()) + ".safetensors")).string();
-  NamedTensorList tensors = {{"a.weight", torch::randn({2, 3})},
+  NamedTensors tensors = {{"a.weight", torch::randn({2, 3})},
                              {"a.num_batches_tracked", torch::tensor(int64_t{7})},
                              {"b", torch::arange(5, torch::kFloat64)}};
   write_safetensors(path, tensors, {{"model", "x"}});
@@ -77,7 +77,7 @@ TEST(FoldBatchNorm, OutputsUnchanged) {
 TEST(Interop, WriteResNet50Fixture) {
   const fs::path dir = BNX_TEST_OUT;
   fs::create_directories(dir);
-  Config config = parse_config("model:\n  name: resnet50\ntrain:\n  batch_size: 2\n  steps: 1\n", "fixture");
+  Config config = cli::parse_config("model:\n  name: resnet50\ntrain:\n  batch_size: 2\n  steps: 1\n", "fixture");
   config.model.num_classes = 1000;
   torch::manual_seed(0);
   auto model = models::make_model(config.model, 224);
@@ -95,7 +95,9 @@ TEST(Interop, WriteResNet50Fixture) {
   CheckpointMeta meta;
   meta.step = 2;
   meta.model_name = "resnet50";
-  meta.config_yaml = to_yaml(config);
+  meta.in_channels = 3;
+  meta.num_classes = 1000;
+  meta.config_yaml = cli::to_yaml(config);
   write_checkpoint((dir / "resnet50.bnx").string(), models::state_dict(*model), nullptr, meta);
   write_safetensors((dir / "resnet50_io.safetensors").string(), {{"input", x}, {"logits", logits}}, {});
   SUCCEED();

@@ -10,8 +10,10 @@
 
 #include "data/transforms.h"
 #include "train/device.h"
+#include "dist/backend.h"
 #include "train/precision.h"
-#include "train/trainer.h"
+#include "train/cli/config.h"
+#include "train/run.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;
@@ -67,7 +69,7 @@ TEST(Device, CpuBuildSelectsCpuAndRejectsCuda) {
   EXPECT_EQ(select_device(DeviceKind::kCpu, *comm), torch::Device(torch::kCPU));
   if (torch::cuda::is_available()) GTEST_SKIP() << "CUDA present: the CUDA cases are in the GPU check";
   EXPECT_EQ(select_device(DeviceKind::kAuto, *comm), torch::Device(torch::kCPU));
-  EXPECT_EQ(communicator_for(torch::kCPU, comm, 10).get(), comm.get());
+  EXPECT_EQ(dist::communicator_for(torch::kCPU, comm, 10).get(), comm.get());
 #ifndef BNX_WITH_NCCL
   try {
     select_device(DeviceKind::kCuda, *comm);
@@ -99,7 +101,7 @@ TEST(Device, Uint8BatchesNormalizeAsTheLoaderDoes) {
 }
 
 std::vector<double> losses_of(const std::string& precision, const std::string& name) {
-  Config config = parse_config(R"(
+  Config config = cli::parse_config(R"(
 name: precision
 model: {name: bn_inception, norm: batch, width: 0.0625, small_input: true}
 data: {kind: idx, crop_size: 28, resize: 28, random_resized_crop: false, flip: false, mean: [0.286], std: [0.353], threads: 1}
@@ -111,7 +113,7 @@ log: {every_steps: 1}
                                "precision", {"train.precision=" + precision});
   const fs::path dir = fs::temp_directory_path() / ("bnx_precision_test_" + name + std::to_string(::getpid()));
   fs::remove_all(dir);
-  EXPECT_EQ(train(config, test::world(), {dir.string(), ""}), kExitOk);
+  EXPECT_EQ(run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config)}).end, FitEnd::kFinished);
   std::vector<double> losses;
   std::ifstream in(dir / "metrics.jsonl");
   for (std::string line; std::getline(in, line);) {

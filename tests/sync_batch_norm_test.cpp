@@ -211,10 +211,10 @@ TEST(SyncBatchNorm, GroupsOfTwoAreIndependent) {
   auto comm = world();
   const int w = comm->size(), r = comm->rank();
   if (w % 2 != 0) {
-    EXPECT_THROW(SyncBatchNorm(SyncBatchNormOptions(3).group_size(2), comm), std::exception);
+    EXPECT_THROW(dist::statistics_group(comm, 2), std::exception);
     return;
   }
-  SyncBatchNorm bn(SyncBatchNormOptions(3).group_size(2), comm);
+  SyncBatchNorm bn(SyncBatchNormOptions(3), dist::statistics_group(comm, 2));
   EXPECT_EQ(bn->group()->size(), 2);
   const int64_t per_rank = 3;
   torch::Tensor x_all = global_batch(per_rank * w, true, 4, 1.0, torch::kFloat64);

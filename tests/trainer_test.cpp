@@ -1,7 +1,8 @@
-// The trainer under mpiexec: W ranks and one rank with the same global batch give the same
-// losses (relative 1e-5) on Fashion-MNIST with norm sync; evaluation counts every validation
-// example once; metrics.jsonl has its fields; a non-finite loss stops every rank with the step
-// named and no checkpoint.
+// The Trainer (through run_training, as `bnx train` uses it) under mpiexec: W ranks and one rank
+// with the same global batch give the same losses (relative 1e-5) on Fashion-MNIST with norm sync;
+// evaluation counts every validation example once; metrics.jsonl has its fields; a non-finite loss
+// stops every rank with the step named and no checkpoint; the early-stop callbacks end the run at
+// the evaluation that meets them, with a checkpoint; a failed setup on one rank ends every rank.
 #include "train/trainer.h"
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,8 @@
 #include <fstream>
 
 #include "models/registry.h"
+#include "train/cli/config.h"
+#include "train/run.h"
 #include "train/checkpoint.h"
 #include "tests/test_support.h"
 
@@ -21,7 +24,7 @@ namespace {
 using test::world;
 
 Config tiny_config() {
-  return parse_config(R"(
+  return cli::parse_config(R"(
 name: tiny
 model: {name: mlp, norm: sync, mlp_layers: 2, mlp_hidden: 32}
 data: {kind: idx, crop_size: 28, resize: 28, random_resized_crop: false, flip: true, mean: [0.286], std: [0.353], threads: 1}
@@ -52,11 +55,11 @@ TEST(Trainer, SameLossesOnWRanksAndOneRank) {
   auto comm = world();
   Config config = tiny_config();
   const fs::path many = fresh_dir("many"), one = fresh_dir("one");
-  ASSERT_EQ(train(config, comm, {many.string(), ""}), kExitOk);
+  ASSERT_EQ(run_training(config, comm, {many.string(), ""}).end, FitEnd::kFinished);
   // Rank 0 alone, in a world of its own, with the same global batch.
   auto alone = comm->split(1);
   if (comm->rank() == 0) {
-    ASSERT_EQ(train(config, alone, {one.string(), ""}), kExitOk);
+    EXPECT_EQ(run_training(config, alone, {one.string(), ""}).end, FitEnd::kFinished);  // no ASSERT: rank 0 must reach the barrier
   }
   comm->barrier();
   if (comm->rank() != 0) return;
@@ -92,7 +95,7 @@ TEST(Trainer, NonFiniteLossStopsEveryRankWithoutCheckpoint) {
   const fs::path dir = fresh_dir("nan");
   int64_t failed_step = 0;
   try {
-    train(config, comm, {dir.string(), ""});
+    run_training(config, comm, {dir.string(), ""});
     FAIL() << "expected a non-finite loss";
   } catch (const TrainingError& e) {
     const std::string what = e.what();
@@ -131,6 +134,47 @@ TEST(Trainer, PerRankBnStatisticsAreAveragedForSaving) {
   torch::Tensor first = mean.clone();
   comm->broadcast(first, 0);
   EXPECT_TRUE(torch::equal(first, mean));  // identical on every rank
+}
+
+TEST(Trainer, TargetStopEndsTheRunAtThatEvaluationWithACheckpoint) {
+  auto comm = world();
+  Config config = tiny_config();
+  config.eval.schedule.every_steps = 4;
+  config.eval.stop_at_top1 = 0.05;  // reached at the first evaluation
+  const fs::path dir = fresh_dir("target");
+  const RunResult r = run_training(config, comm, {dir.string(), ""});
+  EXPECT_EQ(r.end, FitEnd::kStopped);
+  EXPECT_FALSE(r.by_signal);
+  EXPECT_EQ(r.steps, 4);
+  comm->barrier();
+  if (comm->rank() != 0) return;
+  auto rows = read_metrics(dir);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back()["kind"], "eval");
+  EXPECT_EQ(rows.back()["step"], 4);
+  ASSERT_EQ(list_checkpoints(dir.string()).size(), 1u);
+  EXPECT_EQ(read_checkpoint(list_checkpoints(dir.string())[0]).meta.step, 4);
+}
+
+// A bad data root on one rank only: every rank ends with an error (none waits in a collective),
+// the others told which rank failed, and nothing is written.
+TEST(Trainer, SetupFailureOnOneRankEndsEveryRank) {
+  auto comm = world();
+  Config config = tiny_config();
+  if (comm->rank() == comm->size() - 1) config.data.root = "/nonexistent/fashion";
+  dist::set_input_error_classifier([](const std::exception& e) { return dynamic_cast<const data::DataError*>(&e); });
+  const fs::path dir = fresh_dir("setup");
+  try {
+    run_training(config, comm, {dir.string(), ""});
+    FAIL() << "expected a setup failure";
+  } catch (const dist::AgreedFailure& e) {
+    EXPECT_EQ(e.failed_rank, comm->size() - 1);
+    EXPECT_TRUE(e.input_error);
+    EXPECT_EQ(e.report, comm->rank() == comm->size() - 1);
+    if (e.report) EXPECT_NE(std::string(e.what()).find("/nonexistent/fashion"), std::string::npos) << e.what();
+  }
+  comm->barrier();
+  EXPECT_FALSE(fs::exists(dir));
 }
 
 }  // namespace

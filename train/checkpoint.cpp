@@ -9,6 +9,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +45,31 @@ void fsync_path(const std::string& path, int flags) {
   }
 }
 
+// Writes `parts` to `path` and fsyncs it; on any failure removes the file and throws naming it and
+// the system's reason (errno).
+void write_file_or_remove(const std::string& path, std::initializer_list<const std::string*> parts) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error(path + ": cannot write checkpoint: " + std::strerror(errno));
+  for (const std::string* part : parts) {
+    for (size_t done = 0; done < part->size();) {
+      const ssize_t n = ::write(fd, part->data() + done, part->size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const std::string reason = n < 0 ? std::strerror(errno) : "short write";
+        ::close(fd);
+        ::unlink(path.c_str());
+        throw std::runtime_error(path + ": cannot write checkpoint: " + reason + " (the previous checkpoints are kept)");
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(path.c_str());
+    throw std::runtime_error(path + ": cannot write checkpoint: " + reason + " (the previous checkpoints are kept)");
+  }
+}
+
 }  // namespace
 
 torch::Tensor cpu_rng_state() {
@@ -58,8 +84,8 @@ void set_cpu_rng_state(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
-void write_checkpoint(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& state,
-                      torch::optim::Optimizer* optimizer, const CheckpointMeta& meta) {
+void write_checkpoint(const std::string& path, const NamedTensors& state, torch::optim::Optimizer* optimizer,
+                      const CheckpointMeta& meta) {
   torch::serialize::OutputArchive archive;
   std::vector<std::string> names;
   for (size_t i = 0; i < state.size(); ++i) {
@@ -76,6 +102,8 @@ void write_checkpoint(const std::string& path, const std::vector<std::pair<std::
   archive.write("torch_version", c10::IValue(meta.torch_version));
   archive.write("loss_scale", c10::IValue(meta.loss_scale));
   archive.write("loss_scale_clean_steps", c10::IValue(meta.loss_scale_clean_steps));
+  archive.write("in_channels", c10::IValue(meta.in_channels));
+  archive.write("num_classes", c10::IValue(meta.num_classes));
   archive.write("rng_state", cpu_rng_state());
   if (optimizer != nullptr) {
     torch::serialize::OutputArchive optim;
@@ -88,19 +116,17 @@ void write_checkpoint(const std::string& path, const std::vector<std::pair<std::
 
   const uint64_t size = payload.size();
   const uint32_t crc = crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
+  std::string header(kMagic, 8);
+  for (int b = 0; b < 8; ++b) header.push_back(static_cast<char>(size >> (8 * b)));
+  for (int b = 0; b < 4; ++b) header.push_back(static_cast<char>(crc >> (8 * b)));
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw CheckpointError(tmp + ": cannot write checkpoint");
-    out.write(kMagic, 8);
-    for (int b = 0; b < 8; ++b) out.put(static_cast<char>(size >> (8 * b)));
-    for (int b = 0; b < 4; ++b) out.put(static_cast<char>(crc >> (8 * b)));
-    out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
-    out.flush();
-    if (!out) throw CheckpointError(tmp + ": write failed (disk full?)");
+  write_file_or_remove(tmp, {&header, &payload});
+  std::error_code renamed;
+  fs::rename(tmp, path, renamed);
+  if (renamed) {
+    fs::remove(tmp);
+    throw std::runtime_error(path + ": cannot write checkpoint: " + renamed.message());
   }
-  fsync_path(tmp, O_RDONLY);
-  fs::rename(tmp, path);
   fsync_path(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
@@ -152,6 +178,8 @@ Checkpoint read_checkpoint(const std::string& path) {
     archive.try_read("rng_state", ckpt.rng_state);
     if (archive.try_read("loss_scale", v)) ckpt.meta.loss_scale = v.toDouble();
     if (archive.try_read("loss_scale_clean_steps", v)) ckpt.meta.loss_scale_clean_steps = v.toInt();
+    if (archive.try_read("in_channels", v)) ckpt.meta.in_channels = v.toInt();
+    if (archive.try_read("num_classes", v)) ckpt.meta.num_classes = v.toInt();
     torch::serialize::InputArchive optim;
     if (archive.try_read("optimizer", optim)) ckpt.optimizer = std::move(optim);
   } catch (const c10::Error& e) {
@@ -160,7 +188,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   return ckpt;
 }
 
-void load_state(const Checkpoint& ckpt, const std::vector<std::pair<std::string, torch::Tensor>>& state) {
+void load_state(const Checkpoint& ckpt, const NamedTensors& state) {
   std::map<std::string, torch::Tensor> saved(ckpt.state.begin(), ckpt.state.end());
   for (const auto& entry : state) {
     const std::string& name = entry.first;
@@ -218,6 +246,15 @@ std::optional<Checkpoint> latest_checkpoint(const std::string& dir, std::ostream
     } catch (const CheckpointError& e) {
       log << "warning: skipping damaged checkpoint: " << e.what() << std::endl;
     }
+  }
+  return std::nullopt;
+}
+
+std::optional<Checkpoint> resume_checkpoint(const std::string& dir, const std::string& resume, std::ostream& log) {
+  if (resume == "auto") return latest_checkpoint(dir, log);
+  if (!resume.empty()) return read_checkpoint(resume);
+  if (!list_checkpoints(dir).empty()) {
+    throw ConfigError(dir + " already has checkpoints: pass --resume auto to continue, or another --out");
   }
   return std::nullopt;
 }

@@ -13,12 +13,10 @@
 #include <string>
 #include <vector>
 
-namespace bnx::train {
+#include "dist/communicator.h"
+#include "train/errors.h"
 
-class CheckpointError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace bnx::train {
 
 struct CheckpointMeta {
   int64_t step = 0;         // optimizer steps taken
@@ -31,25 +29,36 @@ struct CheckpointMeta {
   /// fp16 training: the loss scaler's scale and clean-step count (0 when not used).
   double loss_scale = 0;
   int64_t loss_scale_clean_steps = 0;
+  /// The model's input channels and classes (0 in checkpoints of bnx before 0.2: then they come
+  /// from the data set), so that a checkpoint rebuilds its model without the data.
+  int64_t in_channels = 0;
+  int64_t num_classes = 0;
 };
 
 struct Checkpoint {
   std::string path;
   CheckpointMeta meta;
-  std::vector<std::pair<std::string, torch::Tensor>> state;  // PyTorch state_dict order and names
+  NamedTensors state;                                        // PyTorch state_dict order and names
   std::optional<torch::serialize::InputArchive> optimizer;   // absent when not saved
   torch::Tensor rng_state;                                   // CPU generator state (may be undefined)
 };
 
-/// Writes `state` (and the optimizer when given) to `path` atomically.
-void write_checkpoint(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& state,
-                      torch::optim::Optimizer* optimizer, const CheckpointMeta& meta);
+/// Writes `state` (and the optimizer when given) to `path` atomically. A failed write (a full disk)
+/// removes its temporary file, leaves every existing checkpoint as it was, and throws naming the
+/// file and the system's reason.
+void write_checkpoint(const std::string& path, const NamedTensors& state, torch::optim::Optimizer* optimizer,
+                      const CheckpointMeta& meta);
 /// Reads and verifies `path`; throws CheckpointError naming the file and the problem.
 Checkpoint read_checkpoint(const std::string& path);
 
 /// Copies the checkpoint's tensors into `state` (the model's, same names); an error names the
 /// first missing, unexpected or differently shaped entry, and says so when BN statistics are missing.
-void load_state(const Checkpoint& checkpoint, const std::vector<std::pair<std::string, torch::Tensor>>& state);
+void load_state(const Checkpoint& checkpoint, const NamedTensors& state);
+
+/// The checkpoint a run starts from: `resume` "" = none (a checkpoint already in `dir` is then an
+/// error, so that no run is overwritten by accident), "auto" = the newest valid one in `dir` (none
+/// is fine), else that file.
+std::optional<Checkpoint> resume_checkpoint(const std::string& dir, const std::string& resume, std::ostream& log);
 
 /// "ckpt_00001234.bnx" for step 1234.
 std::string checkpoint_name(int64_t step);

@@ -9,7 +9,7 @@ namespace bnx::train {
 namespace {
 
 // Where the model's parameters live (CPU for a model without any).
-torch::Device device_of(models::Model& model) {
+torch::Device device_of(const models::Model& model) {
   const auto params = model.parameters();
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
@@ -66,7 +66,7 @@ EvalResult evaluate(models::Model& model, std::shared_ptr<const data::Dataset> d
   return r;
 }
 
-int recompute_bn_statistics(models::Model& model, data::Loader& batches) {
+int recompute_bn_statistics(models::Model& model, data::Loader& batches, const data::TransformOptions& transform) {
   std::vector<models::SyncBatchNormImpl*> layers;
   for (auto& m : model.modules(false)) {
     if (auto* bn = m->as<models::SyncBatchNormImpl>()) {
@@ -84,8 +84,7 @@ int recompute_bn_statistics(models::Model& model, data::Loader& batches) {
   torch::NoGradGuard no_grad;
   const torch::Device device = device_of(model);
   while (auto batch = batches.next()) {
-    TORCH_CHECK(batch->images.scalar_type() == torch::kFloat32, "recompute_bn_statistics: needs normalized batches");
-    model.forward(batch->images.to(device));
+    model.forward(images_to(batch->images, device, transform.mean, transform.std));
   }
   for (size_t i = 0; i < layers.size(); ++i) {
     layers[i]->set_momentum(momenta[i]);

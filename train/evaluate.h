@@ -17,6 +17,7 @@ struct EvalResult {
   double top1 = 0;  // accuracy in [0, 1]
   double top5 = 0;
   int64_t count = 0;  // examples evaluated over all ranks
+  double seconds = 0;  // wall time of the evaluation
 };
 
 /// Top-1/top-5 correct counts of logits (N, K) against labels (N,): returns {top1, top5}.
@@ -28,11 +29,12 @@ EvalResult evaluate(models::Model& model, std::shared_ptr<const data::Dataset> d
                     std::shared_ptr<const data::Transform> transform, const data::LoaderOptions& loader,
                     int64_t batch_size, dist::Communicator& comm);
 
-/// Re-estimates every BN layer's population statistics from `batches` as the paper's Algorithm 2:
+/// Re-estimates every BN layer's population statistics from `batches` (normalized as `transform`'s
+/// options say when they are uint8) as the paper's Algorithm 2:
 /// E[x] = mean of the batch means, Var[x] = m/(m-1) x mean of the batch variances (a cumulative
 /// average over the batches, BN layers in training mode, everything else in eval mode, no
 /// gradients). With SyncBatchNorm the batch statistics are those of the global batch. Collective.
 /// Returns the number of BN layers re-estimated.
-int recompute_bn_statistics(models::Model& model, data::Loader& batches);
+int recompute_bn_statistics(models::Model& model, data::Loader& batches, const data::TransformOptions& transform);
 
 }  // namespace bnx::train

@@ -1,14 +1,23 @@
-// metrics.jsonl and progress output (see metrics.h).
+// metrics.jsonl and the throughput window (see metrics.h).
 #include "train/metrics.h"
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-#include <iostream>
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
 namespace bnx::train {
+
+std::vector<std::pair<int64_t, double>> read_eval_curve(const std::string& path) {
+  std::vector<std::pair<int64_t, double>> curve;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("kind", "") == "eval") curve.emplace_back(j.value("step", int64_t{0}), j.value("top1", 0.0));
+  }
+  return curve;
+}
 
 MetricsLog::MetricsLog(const std::string& path, int64_t keep_through_step) {
   if (keep_through_step >= 0) {
@@ -35,25 +44,39 @@ void MetricsLog::write(const MetricsRecord& r) {
   out_.flush();
 }
 
-Progress::Progress(int64_t total_steps, bool terminal) : total_(total_steps), terminal_(terminal) {}
+ThroughputWindow::ThroughputWindow() : start_(std::chrono::steady_clock::now()) {}
 
-void Progress::update(int64_t step, double epoch, double loss, double lr, double ips, double eta) {
-  char line[256];
-  std::snprintf(line, sizeof(line), "step %lld/%lld  epoch %.2f  loss %.4f  lr %.4g  %.0f img/s  ETA %02d:%02d:%02d",
-                static_cast<long long>(step), static_cast<long long>(total_), epoch, loss, lr, ips,
-                static_cast<int>(eta / 3600), static_cast<int>(eta / 60) % 60, static_cast<int>(eta) % 60);
-  if (terminal_) {
-    std::cout << "\r\033[K" << line << std::flush;
-    live_ = true;
-  } else {
-    std::cout << line << std::endl;
-  }
+void ThroughputWindow::add(const StepStats& s) {
+  ++steps_;
+  last_step_ = s.step;
+  last_lr_ = s.lr;
+  loss_ += s.loss_sum;
+  top1_ += s.top1;
+  top5_ += s.top5;
+  count_ += s.count;
 }
 
-void Progress::message(const std::string& text) {
-  if (live_) std::cout << "\n";
-  live_ = false;
-  std::cout << text << std::endl;
+void ThroughputWindow::pause(double seconds) {
+  start_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+std::pair<MetricsRecord, int64_t> ThroughputWindow::take() {
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  MetricsRecord r;
+  r.kind = "train";
+  r.step = last_step_;
+  r.lr = last_lr_;
+  r.loss = loss_ / count_;
+  r.top1 = top1_ / count_;
+  r.top5 = top5_ / count_;
+  r.images_per_sec = count_ / std::max(elapsed, 1e-9);
+  r.count = static_cast<int64_t>(count_);
+  std::pair<MetricsRecord, int64_t> out{r, steps_};
+  start_ = now;
+  steps_ = 0;
+  loss_ = top1_ = top5_ = count_ = 0;
+  return out;
 }
 
 }  // namespace bnx::train

@@ -1,10 +1,15 @@
-// Run metrics: one JSON object per line in DIR/metrics.jsonl (what `bnx compare` reads), and rank
-// 0's progress display (a live line on a terminal, plain lines in batch logs).
+// metrics.jsonl, the record of a run that `bnx compare` reads: one JSON object per line, written by
+// rank 0. Also the throughput window that the metrics log and the progress line share.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "train/callback.h"
 
 namespace bnx::train {
 
@@ -22,6 +27,9 @@ struct MetricsRecord {
   int64_t count = 0;     // examples the numbers are over
 };
 
+/// The (step, top-1) pairs of the "eval" records of a metrics.jsonl (none when it does not exist).
+std::vector<std::pair<int64_t, double>> read_eval_curve(const std::string& path);
+
 class MetricsLog {
  public:
   /// Opens `path` for appending; when resuming from `keep_through_step` >= 0, earlier lines with
@@ -33,17 +41,22 @@ class MetricsLog {
   std::ofstream out_;
 };
 
-/// Progress of training on rank 0: live in place on a terminal, else one line per call.
-class Progress {
+/// Training numbers since the last take(): mean loss and accuracy over the updates, and images per
+/// second of training time (evaluations excluded).
+class ThroughputWindow {
  public:
-  Progress(int64_t total_steps, bool terminal);
-  void update(int64_t step, double epoch, double loss, double lr, double images_per_sec, double eta_seconds);
-  void message(const std::string& text);  // a full line (ends a live line first)
+  ThroughputWindow();
+  void add(const StepStats& stats);
+  /// Excludes `seconds` (an evaluation) from the window's time.
+  void pause(double seconds);
+  /// The window as a "train" record at its last step (epoch, examples, wall_time left to fill),
+  /// and how many updates it spans; starts the next window.
+  std::pair<MetricsRecord, int64_t> take();
 
  private:
-  int64_t total_;
-  bool terminal_;
-  bool live_ = false;
+  std::chrono::steady_clock::time_point start_;
+  int64_t steps_ = 0, last_step_ = 0;
+  double last_lr_ = 0, loss_ = 0, top1_ = 0, top5_ = 0, count_ = 0;
 };
 
 }  // namespace bnx::train

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "train/config.h"
+#include "train/options.h"
 
 namespace bnx::train {
 

@@ -17,6 +17,5 @@ void install_stop_handlers() {
 }
 
 int stop_signal() { return received; }
-void reset_stop_signal() { received = 0; }
 
 }  // namespace bnx::train

@@ -41,7 +41,22 @@ usage)
   "$bnx" train --config "$config" --set optim.lr=-1 --out "$work/out" >/dev/null 2>&1
   check "bad --set exits 2" test $? = 2
   "$bnx" train --config "$config" --set model.name=resnet99 --out "$work/out" >"$work/log" 2>&1
-  check "unknown model lists valid ones" grep -q "valid models: bn_inception" "$work/log"
+  check "unknown model exits 2" test $? = 2
+  check "unknown model lists valid ones" grep -q "model.name: got 'resnet99', expected a model name (valid models: bn_inception" "$work/log"
+  printf 'model:\n  name: resnet99\ntrain:\n  batch_size: 8\n  steps: 1\n' >"$work/model.yaml"
+  "$bnx" train --config "$work/model.yaml" --out "$work/out" >"$work/log" 2>&1
+  check "unknown model named with file:line" grep -q "model.yaml:2: model.name: got 'resnet99'" "$work/log"
+  "$bnx" train --config "$config" --set data.root=/nonexistent/fmnist --out "$work/out" >"$work/log" 2>&1
+  check "missing data root exits 2" test $? = 2
+  check "missing data root is named" grep -q "/nonexistent/fmnist" "$work/log"
+  mkdir -p "$work/empty/train/a" "$work/empty/val/a"
+  "$bnx" train --config "$config" --set data.kind=image_folder --set data.root="$work/empty" --out "$work/out" >"$work/log" 2>&1
+  check "image folder without images exits 2" test $? = 2
+  check "image folder without images is named" grep -q "$work/empty: no images found" "$work/log"
+  "${mpi[@]}" -n 3 "$bnx" train --config "$config" --set train.batch_size=25 --out "$work/out" >"$work/log" 2>&1
+  check "a global batch the ranks cannot split exits 2 on every rank" test $? = 2
+  check "... and says so once" test "$(grep -c 'not divisible by the 3 ranks' "$work/log")" = 1
+  check "nothing written on input errors" test ! -e "$work/out"
   "$bnx" train --config "$config" --print-config >"$work/printed.yaml"
   "$bnx" train --config "$work/printed.yaml" --print-config | cmp -s - "$work/printed.yaml"
   check "--print-config round-trips" test $? = 0
@@ -95,7 +110,7 @@ rank_failure)
   timeout 60 "${mpi[@]}" -n 2 "$bnx" train --config "$config" --set train.steps=100000 --out "$work/run2" >"$work/log2" 2>&1 &
   launcher=$!
   for _ in $(seq 100); do [ -s "$work/run2/metrics.jsonl" ] && break; sleep 0.1; done
-  victim=$(pgrep -f "bnx train --config $config --set train.steps=100000 --out $work/run2" | tail -n 1)
+  victim=$(pgrep -f "train --config $config --set train.steps=100000 --out $work/run2" | tail -n 1)
   kill -9 "$victim"
   killed=$(date +%s)
   wait $launcher; code=$?

@@ -12,8 +12,8 @@
 
 namespace bnx::train {
 
-/// Step time of ResNet-18 at 64x64, `batch` per rank, SyncBatchNorm vs per-rank BN, interleaved;
-/// also collectives and bytes per step.
+/// Step time of ResNet-18 at 64x64, `batch` per rank, SyncBatchNorm vs per-rank BN, interleaved
+/// (two Trainers built by the run's setup, train/session.h); also collectives and bytes per step.
 int bench_syncbn(std::shared_ptr<dist::Communicator> world, int iterations, int64_t batch);
 /// Forward and forward+backward time of `model` at 224 px, batch 16, float32.
 int bench_model(const std::string& model, int iterations, int threads);
@@ -24,10 +24,12 @@ struct BenchTrainOptions {
   int64_t batch = 128;  // per rank
   int iterations = 20;
   int64_t size = 224;
+  /// How the command line spells precision and norm (for the output line).
+  std::string precision_name = "fp32", norm_name = "sync";
 };
 /// Training throughput of `model` (1000 classes, synthetic normalized input already on the device):
-/// images/s per rank of full SGD steps (autocast forward, backward, gradient averaging, update),
-/// median over iterations after a warm-up; one JSON line with the device name.
+/// images/s per rank of the Trainer's update (autocast forward, backward, gradient averaging,
+/// SGD step, the metrics allreduce), median over iterations after a warm-up; one JSON line.
 int bench_train(const std::string& model, const BenchTrainOptions& options, std::shared_ptr<dist::Communicator> world);
 /// Images per second of the training pipeline over a folder of JPEGs with 1..threads workers, and
 /// of decode alone.

@@ -1,5 +1,5 @@
 // safetensors writer/reader and BN folding (see export.h).
-#include "train/export.h"
+#include "train/offline/export.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +34,7 @@ torch::ScalarType dtype_of(const std::string& n, const std::string& path) {
 
 }  // namespace
 
-void write_safetensors(const std::string& path, const NamedTensorList& tensors,
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian");
   nlohmann::json header = nlohmann::json::object();
@@ -59,7 +59,7 @@ void write_safetensors(const std::string& path, const NamedTensorList& tensors,
   if (!out) throw std::runtime_error(path + ": write failed");
 }
 
-NamedTensorList read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+NamedTensors read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -71,7 +71,7 @@ NamedTensorList read_safetensors(const std::string& path, std::map<std::string, 
   if (header.is_discarded() || !header.is_object()) throw std::runtime_error(path + ": header is not a JSON object");
   const char* base = bytes.data() + 8 + n;
   const uint64_t data_size = bytes.size() - 8 - n;
-  NamedTensorList out;
+  NamedTensors out;
   std::vector<std::pair<int64_t, std::string>> order;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
@@ -96,7 +96,7 @@ NamedTensorList read_safetensors(const std::string& path, std::map<std::string, 
   return out;
 }
 
-NamedTensorList fold_batch_norm(const NamedTensorList& state, double eps) {
+NamedTensors fold_batch_norm(const NamedTensors& state, double eps) {
   std::map<std::string, torch::Tensor> by_name(state.begin(), state.end());
   auto ends_with = [](const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -133,7 +133,7 @@ NamedTensorList fold_batch_norm(const NamedTensorList& state, double eps) {
                      (beta + (bias - mean) * scale).to(weight.scalar_type())};
     for (const char* s : {".weight", ".bias", ".running_mean", ".running_var", ".num_batches_tracked"}) dropped.insert(bn + s);
   }
-  NamedTensorList out;
+  NamedTensors out;
   for (const auto& [name, tensor] : state) {
     if (dropped.count(name)) continue;
     bool replaced = false;

@@ -1,10 +1,8 @@
-// Config: the typed run configuration, read from YAML (the only code that includes yaml-cpp).
-// One table of fields drives parsing, validation, --set overrides, defaults and --print-config:
-// an unknown key names the file, line and nearest valid key; a bad value names the key, the value
-// and what is allowed; a missing required key is named. Errors are ConfigError (exit code 2).
+// The plain options of a run: what the engine is built from. Each struct has its defaults here;
+// the command line fills them from YAML (train/cli/config.h), tests and benchmarks fill them in code.
 #pragma once
 
-#include <stdexcept>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,19 +11,10 @@
 #include "data/transforms.h"
 #include "models/model.h"
 #include "train/device.h"
+#include "train/eval_schedule.h"
 #include "train/precision.h"
 
 namespace bnx::train {
-
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-/// How configs (and the command line) spell the enum choices.
-const std::vector<std::pair<std::string, models::Norm>>& norm_names();
-const std::vector<std::pair<std::string, DeviceKind>>& device_names();
-const std::vector<std::pair<std::string, Precision>>& precision_names();
 
 enum class OptimizerKind { kSgd, kRmsprop };
 enum class ScheduleKind { kConstant, kStep, kExponential, kCosine };
@@ -77,8 +66,11 @@ struct TrainOptions {
 };
 
 struct EvalOptions {
-  int64_t every_steps = 0;  // 0 = only at the end
-  int64_t batch_size = 256;  // per rank
+  EvalSchedule schedule;         // when to evaluate (besides the end)
+  bool stop_at_plateau = false;  // end the run when the plateau rule holds
+  PlateauRule plateau;
+  double stop_at_top1 = 0;       // > 0: end the run at the first evaluation reaching this accuracy
+  int64_t batch_size = 256;      // per rank
 };
 
 struct LogOptions {
@@ -99,6 +91,7 @@ struct DistOptions {
   double nccl_timeout_s = 600;
 };
 
+/// Everything a run is built from.
 struct Config {
   Config() { model.num_classes = 0; }  // from the data set unless set
   std::string name = "run";
@@ -114,14 +107,5 @@ struct Config {
   CheckpointOptions checkpoint;
   DistOptions dist;
 };
-
-/// Reads `path` (YAML) and applies `overrides` ("section.key=value", YAML values).
-Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
-/// Parses YAML text (named `source` in messages).
-Config parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides = {});
-/// The fully resolved config as YAML; parse_config(to_yaml(c)) gives c back.
-std::string to_yaml(const Config& config);
-/// Every valid key with its help text (for --help).
-std::string describe_keys();
 
 }  // namespace bnx::train

@@ -1,5 +1,5 @@
 // Steps-to-accuracy comparison and plot (see compare.h).
-#include "train/compare.h"
+#include "train/offline/compare.h"
 
 #include <nlohmann/json.hpp>
 

@@ -11,19 +11,19 @@
 #include <utility>
 #include <vector>
 
+#include "dist/communicator.h"
+
 namespace bnx::train {
 
-using NamedTensorList = std::vector<std::pair<std::string, torch::Tensor>>;
-
-void write_safetensors(const std::string& path, const NamedTensorList& tensors,
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata);
 /// Reads a safetensors file (any order of entries); throws std::runtime_error naming the problem.
-NamedTensorList read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata = nullptr);
+NamedTensors read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata = nullptr);
 
 /// Folds every BN (prefix P with P.running_mean) into the conv or linear layer before it
 /// (P = X.bn / X.bnK / X.downsample.1 -> X.conv / X.convK / X.fcK / X.downsample.0):
 /// W' = W * gamma / sqrt(var + eps) per output channel, b' = beta + (b - mean) * gamma / sqrt(var + eps).
 /// The BN entries disappear; the conv gains a bias. Throws when a BN has no such layer.
-NamedTensorList fold_batch_norm(const NamedTensorList& state, double eps);
+NamedTensors fold_batch_norm(const NamedTensors& state, double eps);
 
 }  // namespace bnx::train

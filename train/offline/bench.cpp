@@ -1,5 +1,5 @@
 // Benchmarks behind `bnx bench` (see bench.h). Timings are medians over iterations after a warm-up.
-#include "train/bench.h"
+#include "train/offline/bench.h"
 
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -13,10 +13,9 @@
 
 #include "data/image_folder.h"
 #include "data/loader.h"
-#include "dist/gradient_reducer.h"
 #include "models/registry.h"
 #include "models/sync_batch_norm.h"
-#include "train/config.h"
+#include "train/trainer.h"
 
 namespace fs = std::filesystem;
 
@@ -34,63 +33,78 @@ double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock
 
 }  // namespace
 
+namespace {
+
+// A Trainer on synthetic data for `model` at `size` px, `batch` images per rank, SGD lr 0.01
+// momentum 0.9, built by the same setup as `bnx train`.
+std::unique_ptr<Trainer> bench_trainer(const std::string& model, models::Norm norm, int64_t size, int64_t batch,
+                                       int64_t classes, DeviceKind device, Precision precision,
+                                       std::shared_ptr<dist::Communicator> world) {
+  Config c;
+  c.name = "bench";
+  c.model.name = model;
+  c.model.norm = norm;
+  c.model.num_classes = classes;
+  c.data.kind = data::DatasetKind::kSynthetic;
+  c.data.synthetic_size = batch * world->size();
+  c.data.synthetic_classes = classes;
+  c.data.synthetic_image_size = size;
+  c.transform.crop_size = c.transform.resize = size;
+  c.train.batch_size = batch * world->size();
+  c.train.steps = 1;
+  c.train.seed = 0;
+  c.train.device = device;
+  c.train.precision = precision;
+  c.optim.lr = 0.01;
+  c.optim.momentum = 0.9;
+  c.optim.weight_decay = 0;
+  return std::make_unique<Trainer>(open_session(c, std::move(world)), "");
+}
+
+// A fixed batch on the trainer's device: (B, 3, S, S) normalized, (B,) labels.
+data::Batch fixed_batch(const Trainer& t, int64_t batch, int64_t size, int64_t classes) {
+  auto gen = at::detail::createCPUGenerator(t.world().rank());
+  auto on_device = torch::TensorOptions().device(t.session().device);
+  data::Batch b;
+  b.images = torch::randn({batch, 3, size, size}, gen).to(on_device);
+  b.labels = torch::randint(0, classes, {batch}, gen).to(on_device);
+  return b;
+}
+
+}  // namespace
+
 int bench_syncbn(std::shared_ptr<dist::Communicator> world, int iterations, int64_t batch) {
-  torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world->local_size()));
-  struct Setup {
-    std::shared_ptr<models::Model> model;
-    std::unique_ptr<dist::GradientReducer> reducer;
-    std::unique_ptr<torch::optim::SGD> opt;
-    std::vector<double> times;
-  };
-  auto make = [&](models::Norm norm) {
-    models::ModelOptions o;
-    o.name = "resnet18";
-    o.num_classes = 100;
-    o.norm = norm;
-    o.comm = world;
-    torch::manual_seed(0);
-    Setup s;
-    s.model = models::make_model(o, 64);
-    dist::NamedTensors params, buffers;
-    for (auto& p : s.model->named_parameters()) params.emplace_back(p.key(), p.value());
-    for (auto& b : s.model->named_buffers()) buffers.emplace_back(b.key(), b.value());
-    s.reducer = std::make_unique<dist::GradientReducer>(world, params, buffers);
-    s.opt = std::make_unique<torch::optim::SGD>(s.model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-    return s;
-  };
-  Setup sync = make(models::Norm::kSync), local = make(models::Norm::kBatch);
-  auto gen = at::detail::createCPUGenerator(world->rank());
-  torch::Tensor x = torch::randn({batch, 3, 64, 64}, gen);
-  torch::Tensor y = torch::randint(0, 100, {batch}, gen);
-  auto step = [&](Setup& s) {
+  auto sync = bench_trainer("resnet18", models::Norm::kSync, 64, batch, 100, DeviceKind::kCpu, Precision::kFloat32, world);
+  auto local = bench_trainer("resnet18", models::Norm::kBatch, 64, batch, 100, DeviceKind::kCpu, Precision::kFloat32, world);
+  const data::Batch b = fixed_batch(*sync, batch, 64, 100);
+  std::vector<double> sync_times, local_times;
+  auto step = [&](Trainer& t) {
     world->barrier();
     auto t0 = Clock::now();
-    s.opt->zero_grad();
-    torch::nn::functional::cross_entropy(s.model->forward(x), y).backward();
-    s.reducer->finish();
-    s.opt->step();
+    t.step(b);
     world->barrier();
     return seconds(t0);
   };
-  for (int i = 0; i < 3; ++i) step(sync), step(local);  // warm-up
+  for (int i = 0; i < 3; ++i) step(*sync), step(*local);  // warm-up
   for (int i = 0; i < iterations; ++i) {
-    sync.times.push_back(step(sync));  // interleaved so both see the same machine noise
-    local.times.push_back(step(local));
+    sync_times.push_back(step(*sync));  // interleaved so both see the same machine noise
+    local_times.push_back(step(*local));
   }
   // Communication per step of the synchronized model: BN (2C+1 forward, 2C backward float64) + gradients.
   int64_t bn_layers = 0, bn_bytes = 0;
-  for (auto& m : sync.model->modules(false)) {
+  for (auto& m : sync->model().modules(false)) {
     if (auto* bn = m->as<models::SyncBatchNormImpl>()) {
       ++bn_layers;
       bn_bytes += (4 * bn->options().num_features() + 1) * 8;
     }
   }
   if (world->rank() == 0) {
-    const double ts = median(sync.times), tl = median(local.times);
+    const double ts = median(sync_times), tl = median(local_times);
+    const dist::GradientReducer* reducer = sync->reducer();
     std::printf("| %d | %lld | %.1f | %.1f | %.3f | %lld + %lld | %.1f KB + %.1f MB |\n", world->size(),
                 static_cast<long long>(batch), 1000 * ts, 1000 * tl, ts / tl, static_cast<long long>(2 * bn_layers),
-                static_cast<long long>(sync.reducer->collectives_last_step()), bn_bytes / 1024.0,
-                sync.reducer->bytes_last_step() / 1048576.0);
+                static_cast<long long>(reducer ? reducer->collectives_last_step() : 0), bn_bytes / 1024.0,
+                (reducer ? reducer->bytes_last_step() : 0) / 1048576.0);
   }
   return 0;
 }
@@ -124,29 +138,9 @@ int bench_model(const std::string& name, int iterations, int threads) {
 }
 
 int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared_ptr<dist::Communicator> world) {
-  const torch::Device device = select_device(o.device, *world);
-  if (o.precision == Precision::kFloat16 && !device.is_cuda()) {
-    throw std::invalid_argument("bench train: fp16 needs a CUDA device");
-  }
-  world = communicator_for(device, world, 600);
-  models::ModelOptions mo;
-  mo.name = name;
-  mo.norm = o.norm;
-  mo.comm = world;
-  torch::manual_seed(0);
-  auto model = models::make_model(mo, o.size);
-  model->to(device);
-  model->train();
-  dist::NamedTensors params, buffers;
-  for (auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
-  std::unique_ptr<dist::GradientReducer> reducer;
-  if (world->size() > 1) reducer = std::make_unique<dist::GradientReducer>(world, params, buffers);
-  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  auto on_device = torch::TensorOptions().device(device);
-  torch::Tensor x = torch::randn({o.batch, 3, o.size, o.size}, on_device);  // (B, 3, S, S)
-  torch::Tensor y = torch::randint(0, 1000, {o.batch}, on_device.dtype(torch::kInt64));
-  std::optional<LossScaler> scaler;
-  if (o.precision == Precision::kFloat16) scaler.emplace();
+  auto trainer = bench_trainer(name, o.norm, o.size, o.batch, 1000, o.device, o.precision, std::move(world));
+  const data::Batch b = fixed_batch(*trainer, o.batch, o.size, 1000);
+  const torch::Device device = trainer->session().device;
   auto sync = [&] {
     if (device.is_cuda()) torch::cuda::synchronize();
   };
@@ -154,32 +148,17 @@ int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared
   for (int i = 0; i < o.iterations + 3; ++i) {
     sync();
     const auto t0 = Clock::now();
-    sgd.zero_grad();
-    torch::Tensor loss;
-    {
-      AutocastScope autocast(device, o.precision);
-      loss = torch::nn::functional::cross_entropy(model->forward(x), y);
-    }
-    (scaler ? scaler->scale(loss) : loss).backward();
-    if (reducer) reducer->finish();
-    const bool finite = !scaler || scaler->unscale_and_check(model->parameters());
-    if (scaler) scaler->update(finite);
-    if (finite) sgd.step();
+    trainer->step(b);
     sync();
     if (i >= 3) times.push_back(seconds(t0));  // three warm-up steps (cuDNN autotuning)
   }
-  auto name_of = [](const auto& table, auto value) {
-    for (const auto& [name, v] : table) {
-      if (v == value) return name;
-    }
-    return std::string("?");
-  };
-  const std::string precision = name_of(precision_names(), o.precision), norm = name_of(norm_names(), o.norm);
+  const std::string& precision = o.precision_name;
+  const std::string& norm = o.norm_name;
   const std::string device_name = device.is_cuda() ? std::string("cuda:") + std::to_string(device.index()) : "cpu";
-  if (world->rank() == 0) {
+  if (trainer->lead()) {
     std::printf("{\"impl\": \"bnx\", \"model\": \"%s\", \"device\": \"%s\", \"ranks\": %d, \"norm\": \"%s\", "
                 "\"precision\": \"%s\", \"batch_per_rank\": %lld, \"step_s\": %.5f, \"images_per_s_per_rank\": %.1f}\n",
-                name.c_str(), device_name.c_str(), world->size(), norm.c_str(), precision.c_str(),
+                name.c_str(), device_name.c_str(), trainer->world().size(), norm.c_str(), precision.c_str(),
                 static_cast<long long>(o.batch), median(times), o.batch / median(times));
   }
   return 0;

@@ -1,5 +1,5 @@
 // YAML config parsing and validation through one table of typed fields (see config.h).
-#include "train/config.h"
+#include "train/cli/config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -12,7 +12,17 @@
 #include <set>
 #include <sstream>
 
-namespace bnx::train {
+#include "models/registry.h"
+#include "train/errors.h"
+
+namespace bnx::cli {
+
+using train::Config;
+using train::ConfigError;
+using train::DeviceKind;
+using train::OptimizerKind;
+using train::Precision;
+using train::ScheduleKind;
 namespace {
 
 // Where a value came from: "file:line" or "--set".
@@ -52,6 +62,8 @@ std::string range_text(double lo, double hi, const char* kind) {
 
 template <class T>
 using Access = std::function<T&(Config&)>;
+
+#define ACCESS_MODEL_NAME Access<std::string>([](Config& c) -> std::string& { return c.model.name; })
 
 template <class T>
 T& at(const Access<T>& access, const Config& c) {
@@ -169,6 +181,22 @@ Field numbers(const std::string& key, Access<std::vector<double>> access, const 
   return f;
 }
 
+// model.name: one of the registry's names (the error, with file:line, lists them).
+Field model_name() {
+  std::string valid;
+  for (const auto& name : models::model_names()) valid += (valid.empty() ? "" : ", ") + name;
+  Field f = text("model.name", ACCESS_MODEL_NAME, "the model: " + valid);
+  auto set = f.set;
+  f.set = [=](Config& c, const YAML::Node& n, const std::string& where) {
+    set(c, n, where);
+    const auto names = models::model_names();
+    if (std::find(names.begin(), names.end(), c.model.name) == names.end()) {
+      bad_value(where, "model.name", n, "a model name (valid models: " + valid + ")");
+    }
+  };
+  return f;
+}
+
 Field required(Field f) {
   f.required = true;
   return f;
@@ -183,8 +211,7 @@ const std::vector<Field>& fields() {
   const double inf = std::numeric_limits<double>::infinity();
   static const std::vector<Field> table = {
       text("name", ACCESS(std::string, name), "run name (for metrics and plots)"),
-      required(text("model.name", ACCESS(std::string, model.name),
-                    "bn_inception, resnet18/34/50/101/152 or mlp")),
+      required(model_name()),
       integer<int64_t>("model.num_classes", ACCESS(int64_t, model.num_classes), 0, 1 << 20,
                        "classes (0 = from the data set)"),
       choice<Norm>("model.norm", ACCESS(Norm, model.norm),
@@ -286,8 +313,20 @@ const std::vector<Field>& fields() {
       number("schedule.final_lr", ACCESS(double, schedule.final_lr), 0, inf, "cosine: final learning rate"),
       boolean("schedule.scale_with_batch", ACCESS(bool, schedule.scale_with_batch), "lr *= global batch / 256"),
 
-      integer<int64_t>("eval.every_steps", ACCESS(int64_t, eval.every_steps), 0, INT64_MAX,
-                       "evaluate every N steps (0 = at the end only)"),
+      integer<int64_t>("eval.every_steps", ACCESS(int64_t, eval.schedule.every_steps), 0, INT64_MAX,
+                       "evaluate every N steps (0 = at the end only); the first interval when geometric"),
+      integer<int64_t>("eval.per_doubling", ACCESS(int64_t, eval.schedule.per_doubling), 0, 1 << 20,
+                       "geometric schedule: evaluations per doubling of the step count (0 = fixed interval)"),
+      integer<int64_t>("eval.max_every_steps", ACCESS(int64_t, eval.schedule.max_every_steps), 0, INT64_MAX,
+                       "geometric schedule: largest interval (0 = no cap)"),
+      boolean("eval.stop_at_plateau", ACCESS(bool, eval.stop_at_plateau),
+              "end the run when no new best in the last third and the mean gain over it is < eval.plateau_gain"),
+      number("eval.plateau_gain", ACCESS(double, eval.plateau.min_gain), 0, 1,
+             "plateau rule: smallest mean top-1 gain (fraction) of the last third over the one before"),
+      integer<int64_t>("eval.plateau_min_steps", ACCESS(int64_t, eval.plateau.min_steps), 0, INT64_MAX,
+                       "plateau rule: never stop before this step"),
+      number("eval.stop_at_top1", ACCESS(double, eval.stop_at_top1), 0, 1,
+             "end the run at the first evaluation with at least this top-1 accuracy (0 = off)"),
       integer<int64_t>("eval.batch_size", ACCESS(int64_t, eval.batch_size), 1, INT64_MAX, "evaluation batch per rank"),
       integer<int64_t>("log.every_steps", ACCESS(int64_t, log.every_steps), 1, INT64_MAX, "train metrics every N steps"),
       integer<int64_t>("checkpoint.every_steps", ACCESS(int64_t, checkpoint.every_steps), 0, INT64_MAX,
@@ -362,6 +401,9 @@ void validate(const Config& c, const std::set<std::string>& present, const std::
   }
   for (double s : c.transform.std) {
     if (s <= 0) throw ConfigError(source + ": data.std: values must be positive");
+  }
+  if ((c.eval.stop_at_plateau || c.eval.stop_at_top1 > 0) && c.eval.schedule.every_steps == 0) {
+    throw ConfigError(source + ": eval.stop_at_plateau and eval.stop_at_top1 need eval.every_steps > 0");
   }
   if (c.optim.nesterov && c.optim.momentum == 0) throw ConfigError(source + ": optim.nesterov needs optim.momentum > 0");
   if (!std::is_sorted(c.schedule.milestones.begin(), c.schedule.milestones.end())) {
@@ -456,4 +498,4 @@ std::string describe_keys() {
   return text;
 }
 
-}  // namespace bnx::train
+}  // namespace bnx::cli

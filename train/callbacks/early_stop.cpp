@@ -1,0 +1,31 @@
+// Early stopping (see early_stop.h).
+#include "train/callbacks/early_stop.h"
+
+#include "train/trainer.h"
+
+namespace bnx::train {
+
+namespace {
+std::string plateau_reason(const PlateauRule& rule) {
+  return "plateau: no new best in the last third of the run and a mean gain below " +
+         std::to_string(100 * rule.min_gain) + " points";
+}
+}  // namespace
+
+void PlateauStop::on_fit_start(Trainer& t) {
+  if (t.lead() && !curve_.empty() && curve_.back().first == t.steps_done() && plateau_reached(curve_, rule_)) {
+    t.request_stop(plateau_reason(rule_) + ", already at the resumed step");
+  }
+}
+
+void PlateauStop::on_eval_end(Trainer& t, const EvalResult& r) {
+  if (!t.lead()) return;
+  curve_.emplace_back(t.steps_done(), r.top1);
+  if (plateau_reached(curve_, rule_)) t.request_stop(plateau_reason(rule_));
+}
+
+void TargetStop::on_eval_end(Trainer& t, const EvalResult& r) {
+  if (r.top1 >= top1_) t.request_stop("top-1 " + std::to_string(r.top1) + " reached the target " + std::to_string(top1_));
+}
+
+}  // namespace bnx::train

@@ -1,0 +1,79 @@
+// The run's record on disk (see metrics_logger.h).
+#include "train/callbacks/metrics_logger.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "models/model.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace bnx::train {
+namespace {
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw std::runtime_error(path.string() + ": cannot write");
+}
+
+}  // namespace
+
+MetricsLogger::MetricsLogger(std::string out_dir, std::string config_text, int64_t every_steps,
+                             int64_t resumed_from_step)
+    : out_dir_(std::move(out_dir)),
+      config_text_(std::move(config_text)),
+      every_steps_(every_steps),
+      resumed_from_step_(resumed_from_step) {}
+
+double MetricsLogger::wall_time() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void MetricsLogger::on_fit_start(Trainer& t) {
+  start_ = std::chrono::steady_clock::now();
+  window_ = ThroughputWindow();
+  if (!t.lead()) return;
+  fs::create_directories(out_dir_);
+  write_text(fs::path(out_dir_) / "config.yaml", config_text_);
+  const Session& s = t.session();
+  nlohmann::json header = {{"bnx_version", BNX_VERSION},
+                           {"torch_version", TORCH_VERSION},
+                           {"world_size", t.world().size()},
+                           {"threads_per_rank", torch::get_num_threads()},
+                           {"model", t.config().model.name},
+                           {"parameters", models::parameter_count(t.model())},
+                           {"train_examples", s.train_set->size()},
+                           {"val_examples", s.val_set->size()},
+                           {"steps_per_epoch", t.steps_per_epoch()},
+                           {"total_steps", t.total_steps()},
+                           {"resumed_from_step", resumed_from_step_}};
+  write_text(fs::path(out_dir_) / "run.json", header.dump(2) + "\n");
+  log_ = std::make_unique<MetricsLog>((fs::path(out_dir_) / "metrics.jsonl").string(),
+                                      std::max<int64_t>(0, resumed_from_step_));
+}
+
+void MetricsLogger::on_step_end(Trainer& t, const StepStats& stats) {
+  window_.add(stats);
+  if (!log_ || (stats.step % every_steps_ != 0 && stats.step != t.total_steps())) return;
+  MetricsRecord r = window_.take().first;
+  r.epoch = t.epoch_at(r.step);
+  r.examples = t.examples_at(r.step);
+  r.wall_time = wall_time();
+  log_->write(r);
+}
+
+void MetricsLogger::on_eval_end(Trainer& t, const EvalResult& result) {
+  window_.pause(result.seconds);  // images/s counts training time only
+  if (!log_) return;
+  const int64_t step = t.steps_done();
+  MetricsRecord r{"eval", step, t.epoch_at(step), t.examples_at(step), t.learning_rate_at(std::max<int64_t>(0, step - 1)),
+                  result.loss, result.top1, result.top5, result.count / std::max(1e-9, result.seconds), wall_time(),
+                  result.count};
+  log_->write(r);
+}
+
+}  // namespace bnx::train

@@ -1,0 +1,33 @@
+// Callback: the run's record in its output folder, written by rank 0: config.yaml (the resolved
+// config), run.json (versions, world size, threads, sizes) at the start, then metrics.jsonl: a
+// "train" line every `every_steps` updates (means over them) and an "eval" line per evaluation.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "train/callback.h"
+#include "train/metrics.h"
+
+namespace bnx::train {
+
+class MetricsLogger : public Callback {
+ public:
+  /// `resumed_from_step` < 0 for a fresh run; on resume, lines after that step are dropped.
+  MetricsLogger(std::string out_dir, std::string config_text, int64_t every_steps, int64_t resumed_from_step);
+  void on_fit_start(Trainer& trainer) override;
+  void on_step_end(Trainer& trainer, const StepStats& stats) override;
+  void on_eval_end(Trainer& trainer, const EvalResult& result) override;
+
+ private:
+  double wall_time() const;
+
+  std::string out_dir_, config_text_;
+  int64_t every_steps_, resumed_from_step_;
+  std::unique_ptr<MetricsLog> log_;
+  ThroughputWindow window_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace bnx::train
