@@ -1,6 +1,7 @@
 // DistributedSampler (see sampler.h).
 #include "data/sampler.h"
 
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -22,10 +23,6 @@ DistributedSampler::DistributedSampler(int64_t dataset_size, int64_t global_batc
     throw DataError("sampler: invalid batch " + std::to_string(global_batch) + " / rank " +
                                 std::to_string(rank) + " of " + std::to_string(world_size));
   }
-  if (global_batch % world_size != 0) {
-    throw DataError("train.batch_size: global batch " + std::to_string(global_batch) + " is not divisible by the " +
-                                std::to_string(world_size) + " ranks");
-  }
   if (global_batch > dataset_size) {
     throw DataError("train.batch_size: global batch " + std::to_string(global_batch) + " exceeds the data set size " +
                                 std::to_string(dataset_size));
@@ -46,18 +43,24 @@ std::vector<int64_t> DistributedSampler::global_indices(int64_t epoch, int64_t s
   return {order.begin() + step * global_batch_, order.begin() + (step + 1) * global_batch_};
 }
 
+std::pair<int64_t, int64_t> DistributedSampler::shard(int rank) const {
+  const int64_t base = global_batch_ / world_size_, extra = global_batch_ % world_size_;
+  const int64_t begin = rank * base + std::min<int64_t>(rank, extra);
+  return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
 std::vector<int64_t> DistributedSampler::local_indices(int64_t epoch, int64_t step) const {
   auto order = permutation(epoch);
-  const int64_t begin = step * global_batch_ + rank_ * local_batch();
-  return {order.begin() + begin, order.begin() + begin + local_batch()};
+  const auto [begin, end] = shard(rank_);
+  return {order.begin() + step * global_batch_ + begin, order.begin() + step * global_batch_ + end};
 }
 
 std::vector<std::vector<int64_t>> DistributedSampler::local_epoch(int64_t epoch, int64_t first_step) const {
   auto order = permutation(epoch);
   std::vector<std::vector<int64_t>> batches;
+  const auto [begin, end] = shard(rank_);
   for (int64_t step = first_step; step < steps_per_epoch(); ++step) {
-    const int64_t begin = step * global_batch_ + rank_ * local_batch();
-    batches.emplace_back(order.begin() + begin, order.begin() + begin + local_batch());
+    batches.emplace_back(order.begin() + step * global_batch_ + begin, order.begin() + step * global_batch_ + end);
   }
   return batches;
 }

@@ -92,7 +92,9 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     torch::Tensor mean_acc = mean.to(acc);
     torch::Tensor invstd = (var + eps).rsqrt().to(acc);  // (C,)
     torch::Tensor y;
-    if (acc == x.scalar_type()) {
+    if (local_count == 0) {
+      y = torch::empty_like(x);  // an empty shard (ATen's kernels reject some empty layouts)
+    } else if (acc == x.scalar_type()) {
       // The fused inference kernel computes (x - mean) / sqrt(var + eps) * weight + bias.
       y = torch::batch_norm(x, weight, bias, mean_acc, var.to(acc), false, 0.0, eps, false);
     } else {
@@ -137,6 +139,10 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     // a = w invstd, b = -a invstd mean(dy xhat), k = -a mean(dy) - b mean.
     torch::Tensor mean_dy = (sums.narrow(0, 0, c) / count).to(acc);       // (C,)
     torch::Tensor mean_dy_xhat = (sums.narrow(0, c, c) / count).to(acc);  // (C,)
+    if (x.numel() == 0) {
+      return {torch::empty_like(x), grad_weight, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor(),
+              torch::Tensor()};
+    }
     torch::Tensor a = weight.to(acc) * invstd;                            // (C,)
     torch::Tensor b = -a * invstd * mean_dy_xhat;                         // (C,)
     torch::Tensor k = -a * mean_dy - b * mean;                            // (C,)

@@ -42,6 +42,11 @@ Trainer::Trainer(Session session, std::string config_text)
       sampler_(session_.train_set->size(), session_.config.train.batch_size, session_.world->rank(),
                session_.world->size(), session_.config.train.seed, session_.config.train.shuffle) {
   const Config& c = session_.config;
+  if (c.train.batch_size < session_.world->size() && c.model.channels_last && c.model.name != "mlp") {
+    throw ConfigError("train.batch_size " + std::to_string(c.train.batch_size) + " over " +
+                      std::to_string(session_.world->size()) + " ranks leaves ranks with empty shards, which " +
+                      "LibTorch's channels-last convolutions reject: set model.channels_last: false");
+  }
   total_steps_ = total_steps_of(c, sampler_.steps_per_epoch());
   optimizer_ = make_optimizer(c.optim, *session_.model);
   parameters_ = session_.model->parameters();
@@ -108,16 +113,24 @@ StepStats Trainer::step(const data::Batch& batch) {
   s.lr = learning_rate_at(step_);
   set_learning_rate(*optimizer_, s.lr);
   optimizer_->zero_grad();
-  torch::Tensor labels = batch.labels.to(device, /*non_blocking=*/true);                    // (B / W,)
-  torch::Tensor images = images_to(batch.images, device, c.transform.mean, c.transform.std);  // (B / W, C, H, W)
+  torch::Tensor labels = batch.labels.to(device, /*non_blocking=*/true);                    // (n,)
+  torch::Tensor images = images_to(batch.images, device, c.transform.mean, c.transform.std);  // (n, C, H, W)
+  const double n = static_cast<double>(batch.labels.size(0));  // this rank's shard (may be 0)
   torch::Tensor logits, loss;
   {
     AutocastScope autocast(device, c.train.precision);
-    logits = model().forward(images);  // (B / W, classes)
-    loss = torch::nn::functional::cross_entropy(
-        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(c.train.label_smoothing));
+    logits = model().forward(images);  // (n, classes)
+    // An empty shard still runs forward and backward: SyncBatchNorm's collectives need every rank.
+    loss = n > 0 ? torch::nn::functional::cross_entropy(
+                       logits, labels,
+                       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(c.train.label_smoothing))
+                 : logits.sum() * 0.0;
   }
-  (scaler_ ? scaler_->scale(loss) : loss).backward();
+  // The update is the one-process update on the global batch of B: the reducer averages over the W
+  // ranks, so this rank's mean loss is weighted by n W / B (exactly 1 for equal shards).
+  const double weight = n * world().size() / static_cast<double>(c.train.batch_size);
+  torch::Tensor objective = weight == 1.0 ? loss : loss * weight;
+  (scaler_ ? scaler_->scale(objective) : objective).backward();
   if (reducer_) reducer_->finish();
   // fp16: gradients that overflowed (the same on every rank, after averaging) skip the update.
   const bool finite_grads = !scaler_ || scaler_->unscale_and_check(parameters_);
@@ -125,7 +138,6 @@ StepStats Trainer::step(const data::Batch& batch) {
 
   // One small allreduce per update: loss, accuracy, and whether any rank must stop.
   auto [c1, c5] = correct_counts(logits.detach(), labels);
-  const double n = static_cast<double>(batch.labels.size(0));
   const int signal = stop_source_ ? stop_source_() : 0;
   torch::Tensor totals =
       torch::tensor({loss.item<double>() * n, double(c1), double(c5), n, double(signal != 0)}, torch::kFloat64);

@@ -61,6 +61,7 @@ class Trainer {
   int64_t steps_done() const { return step_; }
   int64_t total_steps() const { return total_steps_; }
   int64_t steps_per_epoch() const { return sampler_.steps_per_epoch(); }
+  const data::DistributedSampler& sampler() const { return sampler_; }
   /// Learning rate of the update at 0-based `step`.
   double learning_rate_at(int64_t step) const;
   /// Epochs done after `step` updates (examples seen / training set size).

@@ -28,10 +28,17 @@ void ProgressPrinter::on_fit_start(Trainer& t) {
   window_ = ThroughputWindow();
   if (!t.lead()) return;
   const Config& c = t.config();
+  std::string shards;  // the global batch's split over the ranks
+  for (int r = 0; r < t.world().size() && r < 8; ++r) {
+    const auto [begin, end] = t.sampler().shard(r);
+    shards += (r ? ", " : " (shards ") + std::to_string(end - begin);
+  }
+  if (t.world().size() > 8) shards += ", ...";
+  if (t.world().size() > 1) shards += ")";
   line("bnx " BNX_VERSION " | LibTorch " TORCH_VERSION " | " + c.name + ": " + c.model.name + ", " +
        std::to_string(models::parameter_count(t.model())) + " parameters | " + std::to_string(t.world().size()) +
        " rank(s) x " + std::to_string(torch::get_num_threads()) + " threads | " + std::to_string(t.total_steps()) +
-       " steps of " + std::to_string(c.train.batch_size) + (resumed_from_.empty() ? "" : " | resumed from " + resumed_from_));
+       " steps of " + std::to_string(c.train.batch_size) + shards + (resumed_from_.empty() ? "" : " | resumed from " + resumed_from_));
 }
 
 void ProgressPrinter::on_step_end(Trainer& t, const StepStats& stats) {
