@@ -32,15 +32,22 @@ if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
 endif()
 set(BNX_NCCL_INCLUDE_DIR "" CACHE PATH "Directory with nccl.h (found automatically)")
 set(BNX_NCCL_LIBRARY "" CACHE FILEPATH "libnccl (found automatically)")
-find_path(_bnx_nccl_inc nccl.h HINTS ${BNX_NCCL_INCLUDE_DIR} ENV NCCL_HOME ENV CUDA_HOME
+# The NCCL that LibTorch itself loads comes first: a pip wheel ships nvidia/nccl/{include,
+# lib/libnccl.so.2} next to torch/ (no unversioned libnccl.so), then NCCL_HOME, CUDA_HOME and the
+# CUDA toolkit.
+set(_bnx_nccl_hints "${TORCH_INSTALL_PREFIX}/../nvidia/nccl" "${TORCH_INSTALL_PREFIX}/../../nvidia/nccl")
+find_path(_bnx_nccl_inc nccl.h HINTS ${BNX_NCCL_INCLUDE_DIR} ${_bnx_nccl_hints} ENV NCCL_HOME ENV CUDA_HOME
           PATH_SUFFIXES include PATHS /usr/local/cuda)
 find_path(_bnx_cuda_inc cuda_runtime_api.h HINTS ENV CUDA_HOME PATH_SUFFIXES include PATHS /usr/local/cuda)
-find_library(_bnx_nccl_lib nccl HINTS ${BNX_NCCL_LIBRARY} ENV NCCL_HOME ENV CUDA_HOME
+find_library(_bnx_nccl_lib NAMES nccl libnccl.so.2 HINTS ${BNX_NCCL_LIBRARY} ${_bnx_nccl_hints} ENV NCCL_HOME ENV CUDA_HOME
              PATH_SUFFIXES lib lib64 PATHS /usr/local/cuda)
-if(BNX_WITH_CUDA AND NOT _bnx_nccl_lib)
-  # pip wheels ship libnccl.so.2 inside nvidia/nccl; look next to the LibTorch we found.
-  file(GLOB _bnx_nccl_candidates "${TORCH_INSTALL_PREFIX}/../nvidia/nccl/lib/libnccl.so*")
-  list(GET _bnx_nccl_candidates 0 _bnx_nccl_lib)
-  find_path(_bnx_nccl_inc nccl.h PATHS "${TORCH_INSTALL_PREFIX}/../nvidia/nccl/include" NO_DEFAULT_PATH)
+if(BNX_WITH_CUDA)
+  if(NOT _bnx_nccl_inc OR NOT _bnx_nccl_lib)
+    message(FATAL_ERROR "bnx: this LibTorch has CUDA, but NCCL is incomplete (nccl.h: ${_bnx_nccl_inc}, libnccl: "
+                        "${_bnx_nccl_lib}); set BNX_NCCL_INCLUDE_DIR and BNX_NCCL_LIBRARY or NCCL_HOME")
+  endif()
+  # cudart is called directly (events, streams, devices); the toolkit is the one TorchConfig used.
+  find_package(CUDAToolkit REQUIRED)
+  target_link_libraries(bnx_torch INTERFACE CUDA::cudart)
 endif()
 message(STATUS "bnx: LibTorch ${Torch_VERSION}, CUDA ${BNX_WITH_CUDA}, nccl.h ${_bnx_nccl_inc}")

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <iostream>
@@ -86,6 +88,7 @@ class NcclCommunicator : public Communicator {
     mpi_->broadcast(bytes, 0);
     std::memcpy(&id, bytes.data_ptr(), sizeof(id));
     BNX_NCCL_CHECK(world_rank(), ncclCommInitRank(&comm_, mpi_->size(), id, mpi_->rank()));
+    BNX_CUDA_CHECK(world_rank(), cudaGetDevice(&device_));
     watchdog_ = std::thread([this] { watch(); });
   }
   ~NcclCommunicator() override {
@@ -181,8 +184,11 @@ class NcclCommunicator : public Communicator {
     return std::make_unique<NcclWork>(event, world_rank());
   }
 
-  // Aborts on an asynchronous NCCL error or a collective older than the timeout.
+  // Aborts on an asynchronous NCCL error or a collective older than the timeout. It runs on the
+  // communicator's GPU, and never calls MPI: MPI is initialized MPI_THREAD_SERIALIZED, so only the
+  // main thread may. It ends this process instead; mpirun then ends the others (as when a rank dies).
   void watch() {
+    cudaSetDevice(device_);
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
       wake_.wait_for(lock, std::chrono::milliseconds(100));
@@ -204,7 +210,9 @@ class NcclCommunicator : public Communicator {
       if (!problem.empty()) {
         std::string message = "rank " + std::to_string(world_rank()) + ": " + problem + "; aborting the job";
         ncclCommAbort(comm_);
-        mpi_->abort(message);
+        std::fprintf(stderr, "bnx: %s\n", message.c_str());
+        std::fflush(stderr);
+        std::_Exit(1);
       }
     }
   }
@@ -217,6 +225,7 @@ class NcclCommunicator : public Communicator {
   NcclOptions options_;
   c10::cuda::CUDAStream side_;  // allreduces, overlapping the current stream's work
   ncclComm_t comm_ = nullptr;
+  int device_ = 0;  // the GPU of comm_ (the watchdog thread sets it as its own)
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<InFlight> in_flight_;

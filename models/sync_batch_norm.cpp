@@ -196,8 +196,9 @@ torch::Tensor SyncBatchNormImpl::forward(const torch::Tensor& x) {
   if (!is_training() || !group_ || group_->size() == 1) {
     TORCH_CHECK(!use_batch_stats || x.numel() / c > 1,
                 "SyncBatchNorm: expected more than 1 value per channel when training (got input ", x.sizes(), ")");
+    // cuDNN where LibTorch enables it (GPU); the CPU kernel is the same either way.
     return torch::batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, factor,
-                             options_.eps(), false);
+                             options_.eps(), at::globalContext().userEnabledCuDNN());
   }
   const auto param_options = x.options().dtype(accumulate_type(x));
   torch::Tensor w = weight.defined() ? weight : torch::ones({c}, param_options);

@@ -92,5 +92,51 @@ TEST(Compare, MalformedInputNamesFileAndLine) {
   fs::remove_all(bad.parent_path());
 }
 
+// Seeds: runs grouped by variant, the target the lowest baseline maximum, crossings interpolated,
+// median and min-max; values computed by hand in the comments.
+TEST(Compare, SeedsGroupByVariantWithInterpolatedCrossings) {
+  // Baseline seeds: maxima 0.80 and 0.82, so the target is 0.80. Crossings: s1 200 + (0.8-0.7)/(0.8-0.7)
+  // x 200 = 400; s2 100 + (0.8-0.6)/(0.82-0.6) x 100 = 190.909; median 295.4545.
+  auto b1 = write_run("base_s1", {eval(100, 10, 0.5), eval(200, 10, 0.7), eval(400, 10, 0.80), eval(800, 10, 0.80)});
+  auto b2 = write_run("base_s2", {eval(100, 10, 0.6), eval(200, 10, 0.82), eval(400, 10, 0.81)});
+  // fast_s1: 50 + (0.8-0.78)/(0.85-0.78) x 50 = 64.2857; fast_s2 above at its first evaluation: 50 (a
+  // bound); fast_s3 never.
+  auto f1 = write_run("fast_s1", {eval(50, 10, 0.78), eval(100, 10, 0.85)});
+  auto f2 = write_run("fast_s2", {eval(50, 10, 0.81), eval(100, 10, 0.84)});
+  auto f3 = write_run("fast_s3", {eval(50, 10, 0.5), eval(100, 10, 0.6)});
+  std::vector<RunCurve> runs;
+  for (const auto& d : {b1, f1, b2, f2, f3}) runs.push_back(read_run(d.string()));
+  EXPECT_EQ(variant_of("bn_x30_s12"), "bn_x30");
+  EXPECT_EQ(variant_of("bn_x30"), "bn_x30");
+  EXPECT_EQ(variant_of("run_sx"), "run_sx");
+  const SeedComparison c = compare_seeds(runs, "");
+  EXPECT_EQ(c.baseline, "base");
+  EXPECT_DOUBLE_EQ(c.target, 0.80);
+  ASSERT_EQ(c.rows.size(), 2u);
+  EXPECT_EQ(c.rows[0].name, "base");
+  EXPECT_NEAR(c.rows[0].steps.median, (400 + 100 + 100 * 0.2 / 0.22) / 2, 1e-9);
+  EXPECT_NEAR(c.rows[0].steps.min, 100 + 100 * 0.2 / 0.22, 1e-9);
+  EXPECT_NEAR(c.rows[0].steps.max, 400, 1e-9);
+  const VariantRow& fast = c.rows[1];
+  EXPECT_EQ(fast.runs.size(), 3u);
+  EXPECT_EQ(fast.steps.n, 2u);
+  EXPECT_TRUE(fast.bound);
+  EXPECT_NEAR(fast.steps.min, 50, 1e-9);
+  EXPECT_NEAR(fast.steps.max, 50 + 50 * 0.02 / 0.07, 1e-9);
+  const double base = (400 + 100 + 100 * 0.2 / 0.22) / 2;
+  EXPECT_NEAR(fast.speedup.median, (base / 50 + base / (50 + 50 * 0.02 / 0.07)) / 2, 1e-9);
+  // Within 0.5 points (0.795): baseline 200 + 0.95 x 200 = 390 and 100 + 0.195/0.22 x 100.
+  EXPECT_NEAR(c.rows[0].robust_steps.median, (390 + 100 + 100 * 0.195 / 0.22) / 2, 1e-9);
+  EXPECT_NEAR(c.rows[0].best.median, 0.81, 1e-12);
+  const std::string table = format_seeds(c, true);
+  EXPECT_NE(table.find("| base (baseline)"), std::string::npos) << table;
+  EXPECT_NE(table.find("[2/3 reached]"), std::string::npos) << table;
+  const std::string svg = plot_seeds_svg(runs, c, true);
+  EXPECT_EQ(std::count(svg.begin(), svg.end(), '\n') > 10, true);
+  size_t bands = 0;
+  for (size_t at = svg.find("class=\"band\""); at != std::string::npos; at = svg.find("class=\"band\"", at + 1)) ++bands;
+  EXPECT_EQ(bands, 2u);
+}
+
 }  // namespace
 }  // namespace bnx::train

@@ -282,7 +282,19 @@ TEST(Sampler, SlicesPartitionEveryGlobalBatchAtAnyWorldSize) {
   DistributedSampler r1(1000, 100, 1, 4, 7);
   auto full = r1.local_epoch(2, 0), tail = r1.local_epoch(2, 6);
   EXPECT_EQ(std::vector<std::vector<int64_t>>(full.begin() + 6, full.end()), tail);
-  EXPECT_THROW(DistributedSampler(1000, 100, 0, 3, 7), DataError);
+  // Uneven shards: B = 100 over W = 3 is 34, 33, 33, contiguous, covering the global batch; W > B
+  // leaves the last ranks empty.
+  std::vector<int64_t> joined;
+  for (int r = 0; r < 3; ++r) {
+    DistributedSampler u(1000, 100, r, 3, 7);
+    EXPECT_EQ(u.local_batch(), r == 0 ? 34 : 33);
+    auto part = u.local_indices(1, 4);
+    joined.insert(joined.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(joined, DistributedSampler(1000, 100, 0, 3, 7).global_indices(1, 4));
+  EXPECT_EQ(DistributedSampler(1000, 3, 3, 4, 7).local_batch(), 0);
+  EXPECT_EQ(DistributedSampler(1000, 3, 2, 4, 7).local_batch(), 1);
+  EXPECT_THROW(DistributedSampler(10, 100, 0, 3, 7), DataError);
   // Evaluation shards: every example exactly once, for uneven splits too.
   for (int w = 1; w <= 8; ++w) {
     int64_t covered = 0, last_end = 0;

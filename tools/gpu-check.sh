@@ -26,10 +26,16 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 echo "gpu-check: $gpu, PyTorch $torch_version from $prefix" >&2
 
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" >"$build.cmake.log" 2>&1 ||
+# The wheel's TorchConfig.cmake needs the CUDA toolkit and nvcc at configure time: name them.
+cuda=${CUDA_HOME:-/usr/local/cuda}
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+CUDACXX=$cuda/bin/nvcc cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" >"$build.cmake.log" 2>&1 ||
   { tail -n 30 "$build.cmake.log" >&2; exit 1; }
 grep -q "CUDA ON" "$build.cmake.log" || { echo "gpu-check: CMake did not find CUDA in that LibTorch" >&2; exit 1; }
 cmake --build "$build" -j "$(nproc)" 2>&1 | { grep -vE '^\[ *[0-9]+%\] (Building|Linking|Built)' || true; }
+ldd "$build/bnx" | grep -q libtorch_cuda || { echo "gpu-check: $build/bnx does not link libtorch_cuda" >&2; exit 1; }
 
 # Tests: the CUDA suite and the CPU suites of the code the GPU path changed.
 (cd "$build" && ctest --output-on-failure -R 'cuda_test|sync_batch_norm|precision_test|gradient_reducer|models_test')

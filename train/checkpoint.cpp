@@ -84,6 +84,26 @@ void set_cpu_rng_state(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
+std::vector<torch::Tensor> cuda_rng_states() {
+  std::vector<torch::Tensor> states;
+  if (!torch::cuda::is_available()) return states;
+  for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
+    auto gen = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    states.push_back(gen.get_state());
+  }
+  return states;
+}
+
+void set_cuda_rng_states(const std::vector<torch::Tensor>& states) {
+  if (!torch::cuda::is_available()) return;
+  for (size_t i = 0; i < states.size() && i < torch::cuda::device_count(); ++i) {
+    auto gen = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(states[i]);
+  }
+}
+
 void write_checkpoint(const std::string& path, const NamedTensors& state, torch::optim::Optimizer* optimizer,
                       const CheckpointMeta& meta) {
   torch::serialize::OutputArchive archive;
@@ -105,6 +125,9 @@ void write_checkpoint(const std::string& path, const NamedTensors& state, torch:
   archive.write("in_channels", c10::IValue(meta.in_channels));
   archive.write("num_classes", c10::IValue(meta.num_classes));
   archive.write("rng_state", cpu_rng_state());
+  const auto cuda_states = cuda_rng_states();
+  archive.write("cuda_rng_count", c10::IValue(static_cast<int64_t>(cuda_states.size())));
+  for (size_t i = 0; i < cuda_states.size(); ++i) archive.write("cuda_rng_" + std::to_string(i), cuda_states[i]);
   if (optimizer != nullptr) {
     torch::serialize::OutputArchive optim;
     optimizer->save(optim);
@@ -176,6 +199,13 @@ Checkpoint read_checkpoint(const std::string& path) {
     archive.read("torch_version", v);
     ckpt.meta.torch_version = v.toStringRef();
     archive.try_read("rng_state", ckpt.rng_state);
+    if (archive.try_read("cuda_rng_count", v)) {
+      for (int64_t i = 0; i < v.toInt(); ++i) {
+        torch::Tensor state;
+        archive.read("cuda_rng_" + std::to_string(i), state);
+        ckpt.cuda_rng_states.push_back(state);
+      }
+    }
     if (archive.try_read("loss_scale", v)) ckpt.meta.loss_scale = v.toDouble();
     if (archive.try_read("loss_scale_clean_steps", v)) ckpt.meta.loss_scale_clean_steps = v.toInt();
     if (archive.try_read("in_channels", v)) ckpt.meta.in_channels = v.toInt();

@@ -1,5 +1,5 @@
 // Checkpoints: model parameters and every buffer (BN running_mean, running_var,
-// num_batches_tracked), optimizer state, step, epoch, the CPU RNG state, the resolved config,
+// num_batches_tracked), optimizer state, step, epoch, the CPU and CUDA RNG states, the resolved config,
 // world size and versions, behind a header with the payload size and a CRC-32. Written
 // atomically (temporary name, fsync, rename, fsync of the folder); a damaged file is detected by
 // its size or checksum and reported by name.
@@ -41,6 +41,7 @@ struct Checkpoint {
   NamedTensors state;                                        // PyTorch state_dict order and names
   std::optional<torch::serialize::InputArchive> optimizer;   // absent when not saved
   torch::Tensor rng_state;                                   // CPU generator state (may be undefined)
+  std::vector<torch::Tensor> cuda_rng_states;                // one per GPU of the saving process (dropout on the GPU)
 };
 
 /// Writes `state` (and the optimizer when given) to `path` atomically. A failed write (a full disk)
@@ -72,5 +73,8 @@ void prune_checkpoints(const std::string& dir, int64_t keep);
 /// The CPU generator (dropout, init) state, and restoring it.
 torch::Tensor cpu_rng_state();
 void set_cpu_rng_state(const torch::Tensor& state);
+/// The CUDA generators' states (none without a GPU), and restoring them (as many as both have).
+std::vector<torch::Tensor> cuda_rng_states();
+void set_cuda_rng_states(const std::vector<torch::Tensor>& states);
 
 }  // namespace bnx::train

@@ -78,6 +78,7 @@ void Trainer::restore(Checkpoint& ckpt) {
   load_state(ckpt, models::state_dict(model()));
   if (ckpt.optimizer) optimizer_->load(*ckpt.optimizer);
   if (ckpt.rng_state.defined()) set_cpu_rng_state(ckpt.rng_state);
+  set_cuda_rng_states(ckpt.cuda_rng_states);
   if (scaler_ && ckpt.meta.loss_scale > 0) scaler_->restore(ckpt.meta.loss_scale, ckpt.meta.loss_scale_clean_steps);
   step_ = ckpt.meta.step;
 }

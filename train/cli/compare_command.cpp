@@ -22,6 +22,9 @@ class CompareCommand : public Command {
     app->add_option("--markdown", markdown_, "also write the table as Markdown here");
     app->add_option("--svg", svg_, "write the accuracy-vs-steps plot here");
     app->add_flag("--log-x", log_x_, "log-scale steps axis");
+    app->add_flag("--seeds", seeds_,
+                  "group runs by variant (folder name without _s<seed>): median and min-max of the steps to the "
+                  "baseline's best accuracy, of the speed-up, and of the same to within 0.5 points");
   }
 
   int run(std::shared_ptr<dist::Communicator>, const Hooks&) override {
@@ -32,6 +35,16 @@ class CompareCommand : public Command {
       } catch (const std::runtime_error& e) {
         throw train::ConfigError(e.what());  // a bad metrics file on the command line is a usage error
       }
+    }
+    if (seeds_) {
+      const auto result = train::compare_seeds(runs, baseline_);
+      std::cout << train::format_seeds(result, false);
+      if (!markdown_.empty()) std::ofstream(markdown_) << train::format_seeds(result, true);
+      if (!svg_.empty()) {
+        std::ofstream(svg_) << train::plot_seeds_svg(runs, result, log_x_);
+        std::cout << "plot: " << svg_ << std::endl;
+      }
+      return kExitOk;
     }
     size_t baseline = 0;
     if (!baseline_.empty()) {
@@ -54,7 +67,7 @@ class CompareCommand : public Command {
   std::vector<std::string> runs_;
   std::string baseline_, markdown_, svg_;
   double target_ = -1;
-  bool log_x_ = false;
+  bool log_x_ = false, seeds_ = false;
 };
 
 }  // namespace

@@ -4,9 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -137,7 +139,7 @@ std::string format_comparison(const Comparison& c, bool markdown) {
   return out.str();
 }
 
-std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_steps) {
+std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_steps, const std::vector<Band>& bands) {
   const double W = 800, H = 500, left = 70, right = 200, top = 30, bottom = 60;
   const double pw = W - left - right, ph = H - top - bottom;
   int64_t max_step = 1;
@@ -200,6 +202,13 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_
     << "\" stroke=\"gray\" stroke-dasharray=\"6,4\"/>\n"
     << "<text x=\"" << left + pw - 4 << "\" y=\"" << sy(target) - 5 << "\" text-anchor=\"end\" fill=\"gray\">target "
     << fixed(100 * target, 2) << "%</text>\n";
+  for (size_t i = 0; i < bands.size() && i < runs.size(); ++i) {
+    const Band& b = bands[i];
+    s << "<polygon class=\"band\" fill=\"" << colors[i % 8] << "\" fill-opacity=\"0.18\" stroke=\"none\" points=\"";
+    for (size_t k = 0; k < b.steps.size(); ++k) s << fixed(sx(double(std::max<int64_t>(1, b.steps[k]))), 1) << "," << fixed(sy(b.hi[k]), 1) << " ";
+    for (size_t k = b.steps.size(); k-- > 0;) s << fixed(sx(double(std::max<int64_t>(1, b.steps[k]))), 1) << "," << fixed(sy(b.lo[k]), 1) << " ";
+    s << "\"/>\n";
+  }
   for (size_t i = 0; i < runs.size(); ++i) {
     const char* color = colors[i % 8];
     s << "<polyline class=\"curve\" data-run=\"" << xml_escape(runs[i].name) << "\" fill=\"none\" stroke=\"" << color
@@ -213,6 +222,187 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_
   }
   s << "</svg>\n";
   return s.str();
+}
+
+std::string variant_of(const std::string& name) {
+  const auto at = name.rfind("_s");
+  if (at == std::string::npos || at + 2 >= name.size()) return name;
+  for (size_t i = at + 2; i < name.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return name;
+  }
+  return name.substr(0, at);
+}
+
+double crossing_step(const RunCurve& run, double target, bool* bound) {
+  if (bound) *bound = false;
+  for (size_t k = 0; k < run.evals.size(); ++k) {
+    const EvalPoint& p = run.evals[k];
+    if (p.top1 < target - 1e-12) continue;
+    if (k == 0) {
+      if (bound) *bound = true;
+      return double(p.step);
+    }
+    const EvalPoint& q = run.evals[k - 1];  // below the target
+    const double t = (target - q.top1) / std::max(1e-12, p.top1 - q.top1);
+    return double(q.step) + t * double(p.step - q.step);
+  }
+  return -1;
+}
+
+Spread spread_of(const std::vector<double>& values) {
+  Spread s;
+  s.of = values.size();
+  std::vector<double> v;
+  for (double x : values) {
+    if (x >= 0 && std::isfinite(x)) v.push_back(x);
+  }
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.min = v.front();
+  s.max = v.back();
+  s.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  return s;
+}
+
+namespace {
+double best_of(const RunCurve& r) {
+  double best = 0;
+  for (const auto& p : r.evals) best = std::max(best, p.top1);
+  return best;
+}
+}  // namespace
+
+SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::string& baseline) {
+  if (runs.empty()) throw std::invalid_argument("compare: no runs");
+  SeedComparison c;
+  c.baseline = baseline.empty() ? variant_of(runs[0].name) : baseline;
+  std::vector<std::string> order = {c.baseline};
+  std::map<std::string, std::vector<const RunCurve*>> groups;
+  for (const auto& r : runs) {
+    const std::string v = variant_of(r.name);
+    if (!groups.count(v) && v != c.baseline) order.push_back(v);
+    groups[v].push_back(&r);
+  }
+  if (!groups.count(c.baseline)) throw std::invalid_argument("compare: no run of the baseline variant '" + c.baseline + "'");
+  c.target = 1;
+  for (const auto* r : groups[c.baseline]) c.target = std::min(c.target, best_of(*r));
+  const double robust_target = c.target - 0.005;
+  auto steps_of = [&](const std::vector<const RunCurve*>& group, double target, bool* any_bound) {
+    std::vector<double> steps;
+    for (const auto* r : group) {
+      bool bound = false;
+      steps.push_back(crossing_step(*r, target, &bound));
+      if (bound && any_bound) *any_bound = true;
+    }
+    return steps;
+  };
+  const double base_steps = spread_of(steps_of(groups[c.baseline], c.target, nullptr)).median;
+  const double base_robust = spread_of(steps_of(groups[c.baseline], robust_target, nullptr)).median;
+  for (const auto& name : order) {
+    VariantRow row;
+    row.name = name;
+    std::vector<double> bests, speedups, robust_speedups;
+    const auto steps = steps_of(groups[name], c.target, &row.bound);
+    const auto robust = steps_of(groups[name], robust_target, &row.bound);
+    for (size_t i = 0; i < groups[name].size(); ++i) {
+      row.runs.push_back(groups[name][i]->name);
+      bests.push_back(best_of(*groups[name][i]));
+      speedups.push_back(steps[i] > 0 && base_steps > 0 ? base_steps / steps[i] : -1);
+      robust_speedups.push_back(robust[i] > 0 && base_robust > 0 ? base_robust / robust[i] : -1);
+    }
+    row.steps = spread_of(steps);
+    row.speedup = spread_of(speedups);
+    row.robust_steps = spread_of(robust);
+    row.robust_speedup = spread_of(robust_speedups);
+    row.best = spread_of(bests);
+    c.rows.push_back(row);
+  }
+  return c;
+}
+
+std::string format_seeds(const SeedComparison& c, bool markdown) {
+  auto range = [](const Spread& s, double scale, int digits, const std::string& unit) {
+    if (s.n == 0) return std::string("never");
+    std::string text = fixed(s.median * scale, digits) + unit;
+    if (s.of > 1) text += " (" + fixed(s.min * scale, digits) + "-" + fixed(s.max * scale, digits) + ")";
+    if (s.n < s.of) text += " [" + std::to_string(s.n) + "/" + std::to_string(s.of) + " reached]";
+    return text;
+  };
+  std::vector<std::vector<std::string>> cells = {
+      {"variant", "runs", "steps to " + fixed(100 * c.target, 2) + "%", "speed-up", "steps to " + fixed(100 * c.target - 0.5, 2) + "%",
+       "speed-up (0.5 pt)", "max accuracy"}};
+  for (const auto& r : c.rows) {
+    cells.push_back({r.name + (r.name == c.baseline ? " (baseline)" : "") + (r.bound ? " *" : ""), std::to_string(r.runs.size()),
+                     range(r.steps, 1, 0, ""), range(r.speedup, 1, 2, "x"), range(r.robust_steps, 1, 0, ""),
+                     range(r.robust_speedup, 1, 2, "x"), range(r.best, 100, 2, "%")});
+  }
+  std::vector<size_t> width(cells[0].size(), 0);
+  for (const auto& row : cells)
+    for (size_t k = 0; k < row.size(); ++k) width[k] = std::max(width[k], row[k].size());
+  std::ostringstream out;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    for (size_t k = 0; k < cells[i].size(); ++k) {
+      const std::string& s = cells[i][k];
+      std::string pad(width[k] - s.size(), ' ');
+      if (markdown) {
+        out << "| " << s << pad << " ";
+      } else {
+        out << (k ? "  " : "") << (k ? pad + s : s + pad);
+      }
+    }
+    out << (markdown ? "|\n" : "\n");
+    if (markdown && i == 0) {
+      for (size_t k = 0; k < width.size(); ++k) out << "|" << (k ? std::string(width[k] + 1, '-') + ":" : std::string(width[k] + 2, '-'));
+      out << "|\n";
+    }
+  }
+  out << (markdown ? "\n" : "") << "Median (min-max) over seeds; crossings interpolated between evaluations"
+      << "; * = some run was above the target at its first evaluation (an upper bound on its steps).\n";
+  return out.str();
+}
+
+namespace {
+// top-1 of `run` at `step`, linear between evaluations (clamped to the ends).
+double accuracy_at(const RunCurve& run, int64_t step) {
+  const auto& e = run.evals;
+  if (step <= e.front().step) return e.front().top1;
+  for (size_t k = 1; k < e.size(); ++k) {
+    if (step <= e[k].step) {
+      const double t = double(step - e[k - 1].step) / double(e[k].step - e[k - 1].step);
+      return e[k - 1].top1 + t * (e[k].top1 - e[k - 1].top1);
+    }
+  }
+  return e.back().top1;
+}
+}  // namespace
+
+std::string plot_seeds_svg(const std::vector<RunCurve>& runs, const SeedComparison& c, bool log_steps) {
+  std::vector<RunCurve> medians;
+  std::vector<Band> bands;
+  for (const auto& row : c.rows) {
+    std::vector<const RunCurve*> group;
+    for (const auto& r : runs) {
+      if (variant_of(r.name) == row.name) group.push_back(&r);
+    }
+    RunCurve median;
+    median.name = row.name + " (" + std::to_string(group.size()) + ")";
+    Band band;
+    for (const auto& p : group.front()->evals) {
+      std::vector<double> values;
+      for (const auto* r : group) {
+        if (p.step <= r->evals.back().step) values.push_back(accuracy_at(*r, p.step));
+      }
+      const Spread s = spread_of(values);
+      median.evals.push_back({p.step, p.epoch, p.examples, s.median});
+      band.steps.push_back(p.step);
+      band.lo.push_back(s.min);
+      band.hi.push_back(s.max);
+    }
+    medians.push_back(median);
+    bands.push_back(band);
+  }
+  return plot_svg(medians, c.target, log_steps, bands);
 }
 
 }  // namespace bnx::train

@@ -45,7 +45,57 @@ struct Comparison {
 Comparison compare_runs(const std::vector<RunCurve>& runs, size_t baseline, std::optional<double> target);
 /// Aligned text table, or Markdown.
 std::string format_comparison(const Comparison& comparison, bool markdown);
-/// SVG line plot of validation top-1 against steps, one curve per run, with the target line.
-std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_steps);
+/// A shaded range around curve i of a plot (min to max over a variant's seeds), at `steps`.
+struct Band {
+  std::vector<int64_t> steps;
+  std::vector<double> lo, hi;
+};
+
+/// SVG line plot of validation top-1 against steps, one curve per run, with the target line;
+/// `bands[i]` (when given) is drawn under curve i in its color.
+std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_steps,
+                     const std::vector<Band>& bands = {});
+
+// Several seeds per variant (Figure 3 with error bars). Runs are grouped by variant: a run folder
+// "bn_x30_s2" belongs to "bn_x30". The target is the baseline's best accuracy: with several
+// baseline seeds, the lowest of their maxima (so that every baseline seed reaches it). A crossing
+// is interpolated linearly between the last evaluation below the target and the first at or above
+// it; a run above the target at its first evaluation counts that step (an upper bound, marked).
+
+/// The variant of a run: its name without a trailing "_s<digits>".
+std::string variant_of(const std::string& run_name);
+
+/// The step at which `run` first reaches `target` (interpolated, see above); -1 when never.
+/// `bound` is set when the first evaluation is already at or above the target.
+double crossing_step(const RunCurve& run, double target, bool* bound = nullptr);
+
+/// Median, minimum and maximum of the finite values; `n` of `of` runs had one.
+struct Spread {
+  double median = -1, min = -1, max = -1;
+  size_t n = 0, of = 0;
+};
+Spread spread_of(const std::vector<double>& values);
+
+struct VariantRow {
+  std::string name;
+  std::vector<std::string> runs;
+  Spread steps, speedup;                // to the target
+  Spread robust_steps, robust_speedup;  // to within 0.5 points of it
+  Spread best;                          // each run's maximum accuracy
+  bool bound = false;                   // some crossing is an upper bound (reached at the first evaluation)
+};
+
+struct SeedComparison {
+  double target = 0;
+  std::string baseline;
+  std::vector<VariantRow> rows;  // the baseline first, then in order of first appearance
+};
+
+/// Groups `runs` by variant and compares them with the `baseline` variant ("" = the first run's).
+SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::string& baseline);
+std::string format_seeds(const SeedComparison& comparison, bool markdown);
+/// The median curve of each variant with its min-max band (curves interpolated onto the steps of
+/// the variant's first run).
+std::string plot_seeds_svg(const std::vector<RunCurve>& runs, const SeedComparison& comparison, bool log_steps);
 
 }  // namespace bnx::train
