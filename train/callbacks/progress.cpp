@@ -29,12 +29,12 @@ void ProgressPrinter::on_fit_start(Trainer& t) {
   if (!t.lead()) return;
   const Config& c = t.config();
   std::string shards;  // the global batch's split over the ranks
-  for (int r = 0; r < t.world().size() && r < 8; ++r) {
+  for (int r = 0; r < t.world().size() && r < 8 && t.world().size() > 1; ++r) {
     const auto [begin, end] = t.sampler().shard(r);
     shards += (r ? ", " : " (shards ") + std::to_string(end - begin);
   }
   if (t.world().size() > 8) shards += ", ...";
-  if (t.world().size() > 1) shards += ")";
+  if (!shards.empty()) shards += ")";
   line("bnx " BNX_VERSION " | LibTorch " TORCH_VERSION " | " + c.name + ": " + c.model.name + ", " +
        std::to_string(models::parameter_count(t.model())) + " parameters | " + std::to_string(t.world().size()) +
        " rank(s) x " + std::to_string(torch::get_num_threads()) + " threads | " + std::to_string(t.total_steps()) +
