@@ -1,7 +1,29 @@
 # Finds bnx's dependencies as imported targets, and decides in this one place whether CUDA/NCCL are on.
 find_package(Torch REQUIRED)
 find_package(MPI REQUIRED COMPONENTS CXX)
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+# OpenCV: core and imgproc are required; imgcodecs (PNG, CMYK JPEGs, `bnx convert`) is optional,
+# because its Debian package pulls GDAL, OpenEXR and more (the device kit leaves it out). Without
+# OpenCV's CMake package (the kit has only the modules' headers and libraries) the modules are
+# found directly.
+find_package(OpenCV QUIET COMPONENTS core imgproc OPTIONAL_COMPONENTS imgcodecs)
+if(NOT OpenCV_FOUND)
+  find_path(BNX_OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4)
+  foreach(_m core imgproc imgcodecs)
+    find_library(BNX_OPENCV_${_m} NAMES opencv_${_m} libopencv_${_m}.so.406)
+    if(BNX_OPENCV_${_m} AND BNX_OPENCV_INCLUDE_DIR)
+      add_library(opencv_${_m} UNKNOWN IMPORTED)
+      set_target_properties(opencv_${_m} PROPERTIES IMPORTED_LOCATION "${BNX_OPENCV_${_m}}"
+                            INTERFACE_INCLUDE_DIRECTORIES "${BNX_OPENCV_INCLUDE_DIR}")
+    endif()
+  endforeach()
+  if(NOT TARGET opencv_core OR NOT TARGET opencv_imgproc)
+    message(FATAL_ERROR "bnx needs OpenCV's core and imgproc modules (Debian: libopencv-dev, or the device kit)")
+  endif()
+endif()
+set(BNX_WITH_IMGCODECS OFF)
+if(TARGET opencv_imgcodecs)
+  set(BNX_WITH_IMGCODECS ON)
+endif()
 find_package(yaml-cpp REQUIRED)
 find_package(ZLIB REQUIRED)
 # libjpeg-turbo (>= 1.5, the library OpenCV decodes with) for cropped, scaled JPEG decoding.
@@ -50,4 +72,4 @@ if(BNX_WITH_CUDA)
   find_package(CUDAToolkit REQUIRED)
   target_link_libraries(bnx_torch INTERFACE CUDA::cudart)
 endif()
-message(STATUS "bnx: LibTorch ${Torch_VERSION}, CUDA ${BNX_WITH_CUDA}, nccl.h ${_bnx_nccl_inc}")
+message(STATUS "bnx: LibTorch ${Torch_VERSION}, CUDA ${BNX_WITH_CUDA}, nccl.h ${_bnx_nccl_inc}, OpenCV image codecs ${BNX_WITH_IMGCODECS}")

@@ -1,8 +1,10 @@
 // IDX -> ImageNet-style JPEG folder (see convert.h).
 #include "data/convert.h"
 
-#include <opencv2/imgcodecs.hpp>
+#include <jpeglib.h>
 #include <opencv2/imgproc.hpp>
+
+#include <csetjmp>
 
 #include <cstdio>
 #include <filesystem>
@@ -20,16 +22,50 @@ std::string class_folder_name(int64_t label) {
 
 namespace {
 
+// libjpeg-turbo (the encoder OpenCV's imwrite uses), directly: bnx does not need OpenCV's codecs.
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+};
+
+void encode_jpeg(const cv::Mat& image, const fs::path& path, int quality) {  // image: RGB or gray, uint8
+  std::FILE* file = std::fopen(path.string().c_str(), "wb");
+  if (!file) throw DataError(path.string() + ": cannot write");
+  jpeg_compress_struct cinfo;
+  JpegError error;
+  cinfo.err = jpeg_std_error(&error.mgr);
+  error.mgr.error_exit = [](j_common_ptr c) { std::longjmp(reinterpret_cast<JpegError*>(c->err)->jump, 1); };
+  if (setjmp(error.jump)) {
+    jpeg_destroy_compress(&cinfo);
+    std::fclose(file);
+    throw DataError(path.string() + ": cannot encode JPEG");
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_stdio_dest(&cinfo, file);
+  cinfo.image_width = static_cast<JDIMENSION>(image.cols);
+  cinfo.image_height = static_cast<JDIMENSION>(image.rows);
+  cinfo.input_components = image.channels();
+  cinfo.in_color_space = image.channels() == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<uint8_t*>(image.ptr<uint8_t>(static_cast<int>(cinfo.next_scanline)));
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  const bool closed = std::fclose(file) == 0;
+  if (!closed) throw DataError(path.string() + ": cannot write");
+}
+
 void write_jpeg(const cv::Mat& image, const fs::path& path, const ConvertOptions& options) {
   cv::Mat out = image;
   if (options.size > 0 && (image.cols != options.size || image.rows != options.size)) {
     cv::resize(image, out, cv::Size(static_cast<int>(options.size), static_cast<int>(options.size)), 0, 0,
                cv::INTER_LINEAR);
   }
-  if (out.channels() == 3) cv::cvtColor(out, out, cv::COLOR_RGB2BGR);
-  if (!cv::imwrite(path.string(), out, {cv::IMWRITE_JPEG_QUALITY, options.quality})) {
-    throw DataError(path.string() + ": cannot write");
-  }
+  encode_jpeg(out, path, options.quality);
 }
 
 }  // namespace

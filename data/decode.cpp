@@ -1,7 +1,9 @@
 // Image decoding (see decode.h).
 #include "data/decode.h"
 
+#ifdef BNX_WITH_IMGCODECS
 #include <opencv2/imgcodecs.hpp>
+#endif
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -126,10 +128,16 @@ bool run_libjpeg(const std::vector<uint8_t>& bytes, int channels, int reduction,
 
 // Decodes with OpenCV (any format it reads), to RGB or gray.
 cv::Mat decode_with_opencv(const std::vector<uint8_t>& bytes, int channels, const std::string& name) {
+#ifdef BNX_WITH_IMGCODECS
   cv::Mat m = cv::imdecode(bytes, channels == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);  // applies EXIF
   if (m.empty()) throw DataError(name + ": cannot decode image");
   if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
   return m;
+#else
+  (void)bytes, (void)channels;
+  throw DataError(name + ": not a JPEG that libjpeg-turbo decodes to RGB or gray (PNG, CMYK, ...), and this bnx "
+                  "was built without OpenCV's image codecs");
+#endif
 }
 
 }  // namespace

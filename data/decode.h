@@ -2,7 +2,8 @@
 // OpenCV itself decodes with): RGB output without OpenCV's RGB->BGR->RGB round trip, DCT-domain
 // scaling by 1/2, 1/4 or 1/8, and only the rows and columns of a crop decoded. EXIF orientation is
 // applied exactly as cv::imdecode does. Other formats (PNG, BMP, ...) and JPEGs libjpeg cannot
-// turn into RGB (CMYK) go through cv::imdecode.
+// turn into RGB (CMYK) go through cv::imdecode (when bnx is built with OpenCV's image codecs; else
+// they are an error naming the file).
 #pragma once
 
 #include <opencv2/core.hpp>

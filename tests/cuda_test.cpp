@@ -134,7 +134,7 @@ log: {every_steps: 10}
                                                "cuda", {"train.precision=" + precision});
     const fs::path dir = fs::temp_directory_path() / ("bnx_cuda_test_" + precision);
     fs::remove_all(dir);
-    ASSERT_EQ(train::run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config)}).end, train::FitEnd::kFinished);
+    ASSERT_EQ(train::run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config), true, {}}).end, train::FitEnd::kFinished);
     std::vector<nlohmann::json> rows;
     std::ifstream in(dir / "metrics.jsonl");
     for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));

@@ -113,7 +113,7 @@ log: {every_steps: 1}
                                "precision", {"train.precision=" + precision});
   const fs::path dir = fs::temp_directory_path() / ("bnx_precision_test_" + name + std::to_string(::getpid()));
   fs::remove_all(dir);
-  EXPECT_EQ(run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config)}).end, FitEnd::kFinished);
+  EXPECT_EQ(run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config), true, {}}).end, FitEnd::kFinished);
   std::vector<double> losses;
   std::ifstream in(dir / "metrics.jsonl");
   for (std::string line; std::getline(in, line);) {

@@ -55,11 +55,11 @@ TEST(Trainer, SameLossesOnWRanksAndOneRank) {
   auto comm = world();
   Config config = tiny_config();
   const fs::path many = fresh_dir("many"), one = fresh_dir("one");
-  ASSERT_EQ(run_training(config, comm, {many.string(), ""}).end, FitEnd::kFinished);
+  ASSERT_EQ(run_training(config, comm, {many.string(), "", "", true, {}}).end, FitEnd::kFinished);
   // Rank 0 alone, in a world of its own, with the same global batch.
   auto alone = comm->split(1);
   if (comm->rank() == 0) {
-    EXPECT_EQ(run_training(config, alone, {one.string(), ""}).end, FitEnd::kFinished);  // no ASSERT: rank 0 must reach the barrier
+    EXPECT_EQ(run_training(config, alone, {one.string(), "", "", true, {}}).end, FitEnd::kFinished);  // no ASSERT: rank 0 must reach the barrier
   }
   comm->barrier();
   if (comm->rank() != 0) return;
@@ -95,7 +95,7 @@ TEST(Trainer, NonFiniteLossStopsEveryRankWithoutCheckpoint) {
   const fs::path dir = fresh_dir("nan");
   int64_t failed_step = 0;
   try {
-    run_training(config, comm, {dir.string(), ""});
+    run_training(config, comm, {dir.string(), "", "", true, {}});
     FAIL() << "expected a non-finite loss";
   } catch (const TrainingError& e) {
     const std::string what = e.what();
@@ -142,7 +142,7 @@ TEST(Trainer, TargetStopEndsTheRunAtThatEvaluationWithACheckpoint) {
   config.eval.schedule.every_steps = 4;
   config.eval.stop_at_top1 = 0.05;  // reached at the first evaluation
   const fs::path dir = fresh_dir("target");
-  const RunResult r = run_training(config, comm, {dir.string(), ""});
+  const RunResult r = run_training(config, comm, {dir.string(), "", "", true, {}});
   EXPECT_EQ(r.end, FitEnd::kStopped);
   EXPECT_FALSE(r.by_signal);
   EXPECT_EQ(r.steps, 4);
@@ -165,13 +165,15 @@ TEST(Trainer, SetupFailureOnOneRankEndsEveryRank) {
   dist::set_input_error_classifier([](const std::exception& e) { return dynamic_cast<const data::DataError*>(&e); });
   const fs::path dir = fresh_dir("setup");
   try {
-    run_training(config, comm, {dir.string(), ""});
+    run_training(config, comm, {dir.string(), "", "", true, {}});
     FAIL() << "expected a setup failure";
   } catch (const dist::AgreedFailure& e) {
     EXPECT_EQ(e.failed_rank, comm->size() - 1);
     EXPECT_TRUE(e.input_error);
     EXPECT_EQ(e.report, comm->rank() == comm->size() - 1);
-    if (e.report) EXPECT_NE(std::string(e.what()).find("/nonexistent/fashion"), std::string::npos) << e.what();
+    if (e.report) {
+      EXPECT_NE(std::string(e.what()).find("/nonexistent/fashion"), std::string::npos) << e.what();
+    }
   }
   comm->barrier();
   EXPECT_FALSE(fs::exists(dir));

@@ -153,10 +153,12 @@ TEST(UnevenShards, TinyGlobalBatchesWithEmptyRanks) {
 TEST(UnevenShards, EmptyShardsWithChannelsLastConvolutionsAreAConfigError) {
   if (world()->size() != 4) GTEST_SKIP() << "needs 4 ranks";
   try {
-    run_training(config_for("conv", 3), world(), {fresh_dir("refused").string(), ""});
+    run_training(config_for("conv", 3), world(), {fresh_dir("refused").string(), "", "", true, {}});
     FAIL() << "expected a config error";
   } catch (const dist::AgreedFailure& e) {
-    if (e.report) EXPECT_NE(std::string(e.what()).find("model.channels_last: false"), std::string::npos) << e.what();
+    if (e.report) {
+      EXPECT_NE(std::string(e.what()).find("model.channels_last: false"), std::string::npos) << e.what();
+    }
   }
 }
 

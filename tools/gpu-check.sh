@@ -1,66 +1,113 @@
 #!/usr/bin/env bash
-# Checks a GPU machine in one command: builds bnx against the machine's CUDA LibTorch (a pip
-# PyTorch's), runs the CUDA tests (SyncBatchNorm on CUDA vs the float64 CPU reference, NCCL
-# collectives at world size 1, short bf16/fp16 training runs) and the CPU suites that touch the
-# device code, then benchmarks ResNet-50 and BN-Inception training at 224 (bf16, channels-last)
-# with SyncBatchNorm and plain BN against a Python PyTorch eager script on the same GPU, in the
-# same run. Prints the Markdown for docs/benchmarks.md (also written to build-gpu/gpu-check.md).
-# Usage: tools/gpu-check.sh [--python PY] [--iterations N]   (env BNX_GPU_BUILD: build folder)
-set -euo pipefail
+# Checks a GPU machine in one command, also a bare one (no package manager, no network): prints a
+# probe of the machine, builds bnx against the machine's CUDA LibTorch (a pip PyTorch's) with
+# everything else from the device kit (tools/device-kit.sh), runs the CUDA tests and the CPU suites
+# that touch the device code, trains configs/fashion_mnist/bn_x30.yaml on the GPU for 2,000 steps on
+# the kit's Fashion-MNIST subset (then evaluates its checkpoint on the CPU and resumes it on the GPU),
+# and benchmarks ResNet-50 and BN-Inception training (bf16, channels-last, batch 128 and 256,
+# SyncBatchNorm and plain BN) against tools/bench/train_step.py (PyTorch eager) on the same GPU.
+# Stops at the first failure naming the step; always leaves gpu-check.log (everything) and
+# gpu-check.md (the results, for docs/benchmarks.md) in --out.
+#
+#   tools/gpu-check.sh [--kit DIR] [--out DIR] [--python PY] [--iterations N]
+#   device run: bash tools/gpu-check.sh --kit .kit --out "$OUT"   (carry: [".kit"])
+set -uo pipefail
 cd "$(dirname "$0")/.."
 py=python3
 iterations=20
+kit=""
+out=build-gpu
 while [ $# -gt 0 ]; do
   case $1 in
+    --kit) kit=$(cd "$2" && pwd); shift 2 ;;
+    --out) out=$2; shift 2 ;;
     --python) py=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
-    *) echo "gpu-check: unknown argument $1 (use --python PY, --iterations N)" >&2; exit 2 ;;
+    *) echo "gpu-check: unknown argument $1 (use --kit DIR, --out DIR, --python PY, --iterations N)" >&2; exit 2 ;;
   esac
 done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+log=$out/gpu-check.log
+md=$out/gpu-check.md
 build=${BNX_GPU_BUILD:-build-gpu}
+: >"$log"
+: >"$md"
+step="start"
+started=$(date +%s)
+say() { echo "[gpu-check $(( $(date +%s) - started ))s] $*" | tee -a "$log"; }
+fail() { say "FAILED at step: $step"; echo "**gpu-check FAILED at step: $step** (see gpu-check.log)" >>"$md"; exit 1; }
+run() {  # run STEP command...: logs the command's output, stops naming the step on failure
+  step=$1
+  shift
+  say "$step"
+  "$@" >>"$log" 2>&1 || fail
+}
+[ -n "$kit" ] && source "$kit/env.sh"
 
-"$py" -c 'import torch; assert torch.cuda.is_available(), "no CUDA device visible to PyTorch"' ||
-  { echo "gpu-check: $py has no CUDA PyTorch or sees no GPU" >&2; exit 1; }
+step="probe"
+{
+  echo "## probe"
+  uname -a; grep PRETTY_NAME /etc/os-release
+  echo "cores: $(nproc)"; c++ --version | head -n 1; cmake --version | head -n 1; ninja --version 2>/dev/null || echo "no ninja"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
+  "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available()); print("cmake prefix", torch.utils.cmake_prefix_path)'
+  for lib in libmpi.so libopencv_core.so libyaml-cpp.so libjpeg.so libz.so libgtest; do
+    echo "$lib: $(ldconfig -p 2>/dev/null | grep -c "$lib") on the system"
+  done
+  echo "kit: ${kit:-none}"
+} >>"$log" 2>&1
+cat "$log"
+"$py" -c 'import torch; assert torch.cuda.is_available()' >>"$log" 2>&1 || { step="probe: no CUDA PyTorch or no GPU"; fail; }
 prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo unknown)
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
-echo "gpu-check: $gpu, PyTorch $torch_version from $prefix" >&2
 
 # The wheel's TorchConfig.cmake needs the CUDA toolkit and nvcc at configure time: name them.
 cuda=${CUDA_HOME:-/usr/local/cuda}
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-CUDACXX=$cuda/bin/nvcc cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" >"$build.cmake.log" 2>&1 ||
-  { tail -n 30 "$build.cmake.log" >&2; exit 1; }
-grep -q "CUDA ON" "$build.cmake.log" || { echo "gpu-check: CMake did not find CUDA in that LibTorch" >&2; exit 1; }
-cmake --build "$build" -j "$(nproc)" 2>&1 | { grep -vE '^\[ *[0-9]+%\] (Building|Linking|Built)' || true; }
-ldd "$build/bnx" | grep -q libtorch_cuda || { echo "gpu-check: $build/bnx does not link libtorch_cuda" >&2; exit 1; }
-
-# Tests: the CUDA suite and the CPU suites of the code the GPU path changed.
-(cd "$build" && ctest --output-on-failure -R 'cuda_test|sync_batch_norm|precision_test|gradient_reducer|models_test')
+run "configure" env CUDACXX="$cuda/bin/nvcc" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$prefix;${kit:-}" -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc"
+grep -q "CUDA ON" "$log" || { step="configure: CMake did not find CUDA in that LibTorch"; fail; }
+tests=(cuda_test sync_batch_norm_test precision_test gradient_reducer_test models_test trainer_test uneven_shards_test)
+run "build" cmake --build "$build" -j "$(nproc)" --target bnx "${tests[@]}"
+step="link check"
+ldd "$build/bnx" >>"$log" 2>&1
+ldd "$build/bnx" | grep -q libtorch_cuda || { step="link check: bnx does not link libtorch_cuda"; fail; }
+run "tests" bash -c "cd '$build' && ctest --output-on-failure -R '$(IFS='|'; echo "${tests[*]}")'"
 
 bnx=$build/bnx
 mpi=(mpiexec -n 1)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
-out=$build/gpu-check.md
+data=${kit:+--set data.root=$kit/data/fashion-mnist}
+run "GPU training run (bn_x30, 2000 steps)" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data \
+  --set train.device=cuda --set train.steps=2000 --set eval.stop_at_plateau=false --out "$out/gpu_bn_x30"
+ckpt=$(ls "$out"/gpu_bn_x30/ckpt_*.bnx | sort | tail -n 1)
+run "CPU evaluation of the GPU checkpoint" bash -c "'$bnx' eval --checkpoint '$ckpt' --set train.device=cpu >'$out/cpu_eval.json'"
+run "GPU resume" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data --set train.device=cuda \
+  --set train.steps=2100 --set eval.stop_at_plateau=false --out "$out/gpu_bn_x30" --resume auto
 {
-  echo "### GPU training throughput: $gpu, PyTorch $torch_version ($(date -u +%F))"
+  echo "### GPU check: $gpu, PyTorch $torch_version ($(date -u +%F))"
+  echo
+  echo "GPU run of bn_x30 (2000 steps): last evaluation $(grep '"eval"' "$out/gpu_bn_x30/metrics.jsonl" | sed -n '$p')"
+  echo "Its checkpoint evaluated on the CPU: $(cat "$out/cpu_eval.json")"
   echo
   echo "\`$bnx bench train --model M --device cuda --precision bf16 --batch B --norm N --iterations $iterations\` vs"
   echo "\`$py tools/bench/train_step.py M cuda bf16 B $iterations\` (channels-last, median step, 1 GPU)."
-  echo "With one GPU, SyncBatchNorm's group has one rank and runs the same kernel as plain BN."
   echo
   echo "| model | batch | bnx SyncBN (img/s) | bnx BN (img/s) | PyTorch eager (img/s) | bnx BN / PyTorch |"
   echo "|---|---|---|---|---|---|"
-  for spec in "resnet50 128" "resnet50 256" "bn_inception 128" "bn_inception 256"; do
-    set -- $spec
-    s=$("${mpi[@]}" "$bnx" bench train --model "$1" --device cuda --precision bf16 --batch "$2" --norm sync --iterations "$iterations")
-    b=$("${mpi[@]}" "$bnx" bench train --model "$1" --device cuda --precision bf16 --batch "$2" --norm batch --iterations "$iterations")
-    p=$("$py" tools/bench/train_step.py "$1" cuda bf16 "$2" "$iterations")
-    "$py" -c "import json,sys; s,b,p=(json.loads(v) for v in sys.argv[3:]); print('| %s | %s | %.0f | %.0f | %.0f | %.2f |' % (sys.argv[1], sys.argv[2], s['images_per_s_per_rank'], b['images_per_s_per_rank'], p['images_per_s_per_rank'], b['images_per_s_per_rank'] / p['images_per_s_per_rank']))" "$1" "$2" "$s" "$b" "$p"
-  done
-  echo
-  echo "Target: bnx at least as fast as PyTorch per image (ratio >= 1.0). For scale, NVIDIA's published"
-  echo "ResNet-50 mixed-precision training rate is about 2,470 images/s on one A100."
-} | tee "$out"
+} >>"$md"
+for spec in "resnet50 128" "resnet50 256" "bn_inception 128" "bn_inception 256"; do
+  set -- $spec
+  step="benchmark $1 $2"
+  say "$step"
+  s=$("${mpi[@]}" "$bnx" bench train --model "$1" --device cuda --precision bf16 --batch "$2" --norm sync --iterations "$iterations" 2>>"$log") || fail
+  b=$("${mpi[@]}" "$bnx" bench train --model "$1" --device cuda --precision bf16 --batch "$2" --norm batch --iterations "$iterations" 2>>"$log") || fail
+  p=$("$py" tools/bench/train_step.py "$1" cuda bf16 "$2" "$iterations" 2>>"$log") || fail
+  echo "$s" >>"$log"; echo "$b" >>"$log"; echo "$p" >>"$log"
+  "$py" -c "import json,sys; s,b,p=(json.loads(v) for v in sys.argv[3:]); print('| %s | %s | %.0f | %.0f | %.0f | %.2f |' % (sys.argv[1], sys.argv[2], s['images_per_s_per_rank'], b['images_per_s_per_rank'], p['images_per_s_per_rank'], b['images_per_s_per_rank'] / p['images_per_s_per_rank']))" "$1" "$2" "$s" "$b" "$p" >>"$md"
+done
+say "done in $(( $(date +%s) - started )) s"
+cat "$md"

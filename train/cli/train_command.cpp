@@ -27,7 +27,10 @@ class TrainCommand : public Command {
       if (world->rank() == 0) std::cout << to_yaml(config);
       return kExitOk;
     }
-    train::RunOptions run{out_.empty() ? "runs/" + config.name : out_, resume_, to_yaml(config)};
+    train::RunOptions run;
+    run.out_dir = out_.empty() ? "runs/" + config.name : out_;
+    run.resume = resume_;
+    run.config_text = to_yaml(config);
     run.customize = hooks.customize_trainer;
     const train::RunResult result = train::run_training(config, std::move(world), run);
     return result.by_signal ? kExitPreempted : kExitOk;

@@ -2,7 +2,9 @@
 #include "train/offline/bench.h"
 
 #include <opencv2/core/utility.hpp>
+#ifdef BNX_WITH_IMGCODECS
 #include <opencv2/imgcodecs.hpp>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -179,8 +181,12 @@ int bench_loader(const std::string& folder, int images, int max_threads) {
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
         for (int64_t i = t; i < n; i += threads) {
+#ifdef BNX_WITH_IMGCODECS
           cv::Mat m = cv::imdecode(ds->encoded(i), cv::IMREAD_COLOR);
           if (m.empty()) std::abort();
+#else
+          ds->load(i);  // without OpenCV's codecs: bnx's own whole-image decode
+#endif
         }
       });
     }
