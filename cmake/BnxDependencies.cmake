@@ -10,7 +10,8 @@ if(NOT OpenCV_FOUND)
   find_path(BNX_OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4)
   foreach(_m core imgproc imgcodecs)
     find_library(BNX_OPENCV_${_m} NAMES opencv_${_m} libopencv_${_m}.so.406)
-    if(BNX_OPENCV_${_m} AND BNX_OPENCV_INCLUDE_DIR)
+    # A module needs its header too: a LibTorch package may bring OpenCV's libraries without them.
+    if(BNX_OPENCV_${_m} AND BNX_OPENCV_INCLUDE_DIR AND EXISTS "${BNX_OPENCV_INCLUDE_DIR}/opencv2/${_m}.hpp")
       add_library(opencv_${_m} UNKNOWN IMPORTED)
       set_target_properties(opencv_${_m} PROPERTIES IMPORTED_LOCATION "${BNX_OPENCV_${_m}}"
                             INTERFACE_INCLUDE_DIRECTORIES "${BNX_OPENCV_INCLUDE_DIR}")
@@ -28,6 +29,14 @@ find_package(yaml-cpp REQUIRED)
 find_package(ZLIB REQUIRED)
 # libjpeg-turbo (>= 1.5, the library OpenCV decodes with) for cropped, scaled JPEG decoding.
 find_package(JPEG REQUIRED)
+# Debian keeps jconfig.h in the multiarch include folder, which compilers search only below /usr
+# (not in the device kit's copy): add it where it lies elsewhere.
+find_path(BNX_JCONFIG_DIR jconfig.h HINTS ${JPEG_INCLUDE_DIRS} PATH_SUFFIXES ${CMAKE_LIBRARY_ARCHITECTURE} x86_64-linux-gnu
+          NO_DEFAULT_PATH)
+if(BNX_JCONFIG_DIR AND NOT BNX_JCONFIG_DIR IN_LIST JPEG_INCLUDE_DIRS)
+  list(APPEND JPEG_INCLUDE_DIRS ${BNX_JCONFIG_DIR})
+  set_property(TARGET JPEG::JPEG APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES ${BNX_JCONFIG_DIR})
+endif()
 include(CheckSymbolExists)
 set(CMAKE_REQUIRED_INCLUDES ${JPEG_INCLUDE_DIRS})
 set(CMAKE_REQUIRED_LIBRARIES ${JPEG_LIBRARIES})

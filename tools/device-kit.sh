@@ -8,7 +8,8 @@
 # node talk through shared memory and TCP). Writes the kit to .kit/ (ignored), with MANIFEST (the
 # packages and versions) and env.sh (paths to source on the target, OPAL_PREFIX for the relocated
 # Open MPI) and data/fashion-mnist (a 10,000-image training subset and the test set, for the GPU
-# run). Idempotent: a kit whose MANIFEST matches the package versions is kept as it is.
+# run). Idempotent: a kit whose MANIFEST matches the package versions and whose RECIPE matches this
+# script is kept as it is.
 #
 #   tools/device-kit.sh [--out DIR]
 set -euo pipefail
@@ -24,7 +25,8 @@ packages=(
   zlib1g-dev zlib1g libgtest-dev libudev1 libpmix2 libmunge2
 )
 manifest=$(for p in "${packages[@]}"; do echo "$p $(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')"; done)
-if [ -f "$out/MANIFEST" ] && [ "$(cat "$out/MANIFEST")" = "$manifest" ]; then
+script=$(sha256sum tools/device-kit.sh tools/fashion-subset.py | sha256sum | cut -c1-16)  # a changed recipe rebuilds too
+if [ -f "$out/MANIFEST" ] && [ "$(cat "$out/MANIFEST")" = "$manifest" ] && [ "$(cat "$out/RECIPE" 2>/dev/null)" = "$script" ]; then
   echo "device-kit: $out is current ($(du -sh "$out" | cut -f1))"
   exit 0
 fi
@@ -37,49 +39,59 @@ for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/root"; done
 rm -rf "$out"
 mkdir -p "$out"
 root=$work/root
-# Headers and CMake/pkg-config files of the -dev packages, Open MPI's tools and data.
+# The packages' files keep Debian's layout below the kit (include/, lib/ARCH/, share/, bin/): their
+# CMake packages find their libraries relative to themselves, and Open MPI, relocated by OPAL_PREFIX,
+# finds its plugins, help files and wrapper data the same way.
 cp -a "$root/usr/include" "$out/include"
 mkdir -p "$out/lib" "$out/bin" "$out/share"
-cp -a "$root/usr/lib/$arch/cmake" "$root/usr/lib/$arch/pkgconfig" "$out/lib/" 2>/dev/null || true
-mkdir -p "$out/share/cmake" "$out/lib/cmake"
-cp -a "$root/usr/share/cmake/." "$out/share/cmake/" 2>/dev/null || true  # CLI11, nlohmann_json
-cp -a "$root/usr/lib/cmake/." "$out/lib/cmake/" 2>/dev/null || true
-mkdir -p "$out/lib/$arch"  # Open MPI relocated by OPAL_PREFIX keeps Debian's layout below the prefix
-cp -a "$root/usr/lib/$arch/openmpi" "$out/lib/$arch/openmpi"
+cp -a "$root/usr/lib/$arch" "$out/lib/$arch"
+cp -a "$root/lib/$arch/." "$out/lib/$arch/" 2>/dev/null || true  # zlib, libudev (usr-merge)
+cp -a "$root/usr/lib/cmake" "$out/lib/cmake" 2>/dev/null || true
+cp -a "$root/usr/share/cmake" "$out/share/cmake" 2>/dev/null || true  # CLI11, nlohmann_json
 cp -a "$root/usr/share/openmpi" "$out/share/openmpi"
-for tool in mpiexec mpirun orterun orted opal_wrapper ompi_info; do
+for tool in orterun orted opal_wrapper ompi_info; do
   src=$(readlink -f "$root/usr/bin/$tool" 2>/dev/null || true)
   [ -n "$src" ] && [ -f "$src" ] && cp "$src" "$out/bin/$tool"
 done
-cp -a "$root/usr/lib/$arch/openmpi/bin/." "$out/bin/" 2>/dev/null || true
 ln -sf orterun "$out/bin/mpiexec"  # Debian points these through /etc/alternatives
 ln -sf orterun "$out/bin/mpirun"
-cp -a "$root/usr/lib/$arch/pmix2" "$out/lib/pmix2" 2>/dev/null || true
+ln -sf opal_wrapper "$out/bin/mpicxx"  # CMake's FindMPI asks the compiler wrapper
 # Open MPI plugins and libraries for transports a single-GPU machine does not have, and the Fortran
-# and Java bindings.
-find "$out/lib/$arch/openmpi" -name 'mca_*' \( -name '*openib*' -o -name '*ucx*' -o -name '*ofi*' -o -name '*psm*' \
+# and Java bindings; static archives but GoogleTest's (Debian ships only those).
+lib=$out/lib/$arch
+find "$lib/openmpi" -name 'mca_*' \( -name '*openib*' -o -name '*ucx*' -o -name '*ofi*' -o -name '*psm*' \
   -o -name '*verbs*' -o -name '*portals*' -o -name '*usnic*' -o -name '*cuda*' -o -name '*ugni*' \) -delete
-find "$out/lib/$arch/openmpi" -name 'mca_reachable_netlink*' -delete
-# Shared libraries, with their symlinks; static archives only for GoogleTest.
-cp -a "$root/usr/lib/$arch/"*.so* "$out/lib/" 2>/dev/null || true
-cp -a "$root/lib/$arch/"*.so* "$out/lib/" 2>/dev/null || true
-rm -f "$out/lib/"libmca_common_{ofi,ucx,verbs}.so* "$out/lib/"libmpi_java.so* "$out/lib/"libmpi_mpifh*.so* \
-  "$out/lib/"libmpi_usempi*.so* "$out/lib/"liboshmem.so* "$out/lib/"libompitrace.so* 2>/dev/null || true
-cp -a "$root/usr/lib/$arch/"libgtest*.a "$root/usr/lib/$arch/"libgmock*.a "$out/lib/" 2>/dev/null || true  # GTestTargets names both
-cp -a "$root/usr/lib/$arch/blas" "$root/usr/lib/$arch/lapack" "$out/lib/" 2>/dev/null || true
+find "$lib/openmpi" -name 'mca_reachable_netlink*' -delete
+rm -f "$lib/"libmca_common_{ofi,ucx,verbs}.so* "$lib/"libmpi_java.so* "$lib/"libmpi_mpifh*.so* \
+  "$lib/"libmpi_usempi*.so* "$lib/"liboshmem.so* "$lib/"libompitrace.so*
 find "$out" \( -name '*.a' -a ! -name 'libg[tm]*' \) -delete
+rm -rf "$lib/fortran"  # Open MPI's Fortran modules
+find -L "$lib/openmpi/lib" -type l -delete  # development links to what was pruned
+# Unversioned names the compiler wrapper links (-lhwloc -levent_core -levent_pthreads), whose -dev
+# packages the kit leaves out.
+for name in libhwloc libevent_core libevent_pthreads; do
+  versioned=$(ls "$lib" | grep -E "^$name(-[0-9.]+)?\.so\.[0-9]+\$" | head -n 1)
+  ln -sf "$versioned" "$lib/$name.so"
+done
 rm -rf "$out/share/doc" "$out/share/man"
 # The data travels too: a Fashion-MNIST subset (10,000 training images, the 10,000 test images).
 python3 tools/fashion-subset.py --train 10000 --out "$out/data/fashion-mnist" >/dev/null
 echo "$manifest" >"$out/MANIFEST"
+echo "$script" >"$out/RECIPE"
 cat >"$out/env.sh" <<'ENV'
 # Source on the target: the kit's tools, libraries and CMake packages; Open MPI relocated here.
 kit=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export OPAL_PREFIX=$kit
 export PATH=$kit/bin:$PATH
-export LD_LIBRARY_PATH=$kit/lib:$kit/lib/blas:$kit/lib/lapack:$kit/lib/x86_64-linux-gnu/openmpi/lib:${LD_LIBRARY_PATH:-}
-export CMAKE_PREFIX_PATH=$kit:$kit/lib/cmake:${CMAKE_PREFIX_PATH:-}
+lib=$kit/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH=$lib:$lib/blas:$lib/lapack:$lib/openmpi/lib:$lib/pmix2/lib:${LD_LIBRARY_PATH:-}
+# Also for a compiler that does not search lib/x86_64-linux-gnu below a prefix (non-Debian systems).
+export CMAKE_PREFIX_PATH=$kit:$lib/cmake:$kit/share/cmake:${CMAKE_PREFIX_PATH:-}
+export CMAKE_LIBRARY_PATH=$lib:${CMAKE_LIBRARY_PATH:-}
+export CMAKE_INCLUDE_PATH=$kit/include:$kit/include/opencv4:${CMAKE_INCLUDE_PATH:-}
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_pml=ob1
-export PMIX_MCA_mca_base_component_path=$kit/lib/pmix2/lib/pmix
+# mpiexec's launcher wants an ssh or rsh even for ranks on this machine; a bare one may have neither.
+command -v ssh >/dev/null || command -v rsh >/dev/null || export OMPI_MCA_plm_rsh_agent=false
+export PMIX_MCA_mca_base_component_path=$lib/pmix2/lib/pmix
 ENV
 echo "device-kit: $out: $(du -sh "$out" | cut -f1) from ${#packages[@]} packages in $(( $(date +%s) - start )) s"

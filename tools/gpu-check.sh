@@ -7,9 +7,12 @@
 # and benchmarks ResNet-50 and BN-Inception training (bf16, channels-last, batch 128 and 256,
 # SyncBatchNorm and plain BN) against tools/bench/train_step.py (PyTorch eager) on the same GPU.
 # Stops at the first failure naming the step; always leaves gpu-check.log (everything) and
-# gpu-check.md (the results, for docs/benchmarks.md) in --out.
+# gpu-check.md (the results, for docs/benchmarks.md) in --out. With --kit, bnx must link the kit's
+# Open MPI, OpenCV, yaml-cpp and libjpeg (checked with ldd). --cpu is the rehearsal of the same
+# route on a machine without a GPU (tools/rehearse-kit.sh): any LibTorch, the whole CPU test suite
+# and a short CPU training run and resume instead of the CUDA steps.
 #
-#   tools/gpu-check.sh [--kit DIR] [--out DIR] [--python PY] [--iterations N]
+#   tools/gpu-check.sh [--kit DIR] [--out DIR] [--python PY] [--iterations N] [--cpu]
 #   device run: bash tools/gpu-check.sh --kit .kit --out "$OUT"   (carry: [".kit"])
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,13 +20,15 @@ py=python3
 iterations=20
 kit=""
 out=build-gpu
+cpu=0
 while [ $# -gt 0 ]; do
   case $1 in
     --kit) kit=$(cd "$2" && pwd); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --python) py=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
-    *) echo "gpu-check: unknown argument $1 (use --kit DIR, --out DIR, --python PY, --iterations N)" >&2; exit 2 ;;
+    --cpu) cpu=1; shift ;;
+    *) echo "gpu-check: unknown argument $1 (use --kit DIR, --out DIR, --python PY, --iterations N, --cpu)" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -44,6 +49,8 @@ run() {  # run STEP command...: logs the command's output, stops naming the step
   "$@" >>"$log" 2>&1 || fail
 }
 [ -n "$kit" ] && source "$kit/env.sh"
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
 
 step="probe"
 {
@@ -51,31 +58,63 @@ step="probe"
   uname -a; grep PRETTY_NAME /etc/os-release
   echo "cores: $(nproc)"; c++ --version | head -n 1; cmake --version | head -n 1; ninja --version 2>/dev/null || echo "no ninja"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
-  "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available()); print("cmake prefix", torch.utils.cmake_prefix_path)'
+  "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available()); print("cmake prefix", torch.utils.cmake_prefix_path)' \
+    || echo "no torch module in $py"
   for lib in libmpi.so libopencv_core.so libyaml-cpp.so libjpeg.so libz.so libgtest; do
     echo "$lib: $(ldconfig -p 2>/dev/null | grep -c "$lib") on the system"
   done
   echo "kit: ${kit:-none}"
 } >>"$log" 2>&1
 cat "$log"
-"$py" -c 'import torch; assert torch.cuda.is_available()' >>"$log" 2>&1 || { step="probe: no CUDA PyTorch or no GPU"; fail; }
-prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo unknown)
-torch_version=$("$py" -c 'import torch; print(torch.__version__)')
-
-# The wheel's TorchConfig.cmake needs the CUDA toolkit and nvcc at configure time: name them.
-cuda=${CUDA_HOME:-/usr/local/cuda}
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
-run "configure" env CUDACXX="$cuda/bin/nvcc" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$prefix;${kit:-}" -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc"
-grep -q "CUDA ON" "$log" || { step="configure: CMake did not find CUDA in that LibTorch"; fail; }
+if [ $cpu = 1 ]; then
+  prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)  # else the system's
+  run "configure" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix;${kit:-}"
+else
+  "$py" -c 'import torch; assert torch.cuda.is_available()' >>"$log" 2>&1 || { step="probe: no CUDA PyTorch or no GPU"; fail; }
+  prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  # The wheel's TorchConfig.cmake needs the CUDA toolkit and nvcc at configure time: name them.
+  cuda=${CUDA_HOME:-/usr/local/cuda}
+  run "configure" env CUDACXX="$cuda/bin/nvcc" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$prefix;${kit:-}" -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc"
+  grep -q "CUDA ON" "$log" || { step="configure: CMake did not find CUDA in that LibTorch"; fail; }
+fi
 tests=(cuda_test sync_batch_norm_test precision_test gradient_reducer_test models_test trainer_test uneven_shards_test)
-run "build" cmake --build "$build" -j "$(nproc)" --target bnx "${tests[@]}"
+targets=(--target bnx "${tests[@]}")
+[ $cpu = 1 ] && targets=()  # everything, for the whole CPU suite
+run "build" bash -c "TIMEFORMAT='build time: %R s wall, %U s user + %S s sys on $(nproc) cores'; time cmake --build '$build' -j '$(nproc)' ${targets[*]}"
+say "$(grep 'build time:' "$log" | tail -n 1)"
 step="link check"
 ldd "$build/bnx" >>"$log" 2>&1
-ldd "$build/bnx" | grep -q libtorch_cuda || { step="link check: bnx does not link libtorch_cuda"; fail; }
+if [ $cpu = 0 ]; then
+  ldd "$build/bnx" | grep -q libtorch_cuda || { step="link check: bnx does not link libtorch_cuda"; fail; }
+fi
+if [ -n "$kit" ]; then
+  for lib in libmpi.so libopencv_core.so libyaml-cpp.so libjpeg.so; do
+    ldd "$build/bnx" | grep "$lib" | grep -q "=> $kit/" || { step="link check: $lib does not resolve to the kit"; fail; }
+  done
+  say "link check: libmpi, libopencv_core, libyaml-cpp and libjpeg resolve to the kit"
+fi
+if [ $cpu = 1 ]; then
+  # The whole CPU suite but the torchvision interop test (it needs Python's torchvision).
+  run "tests" bash -c "cd '$build' && ctest --output-on-failure -j '$(nproc)' -E torchvision_interop"
+  data=${kit:+--set data.root=$kit/data/fashion-mnist}
+  run "CPU training run (bn_x30, 200 steps)" "$build/bnx" train --config configs/fashion_mnist/bn_x30.yaml $data \
+    --set train.steps=200 --set eval.stop_at_plateau=false --out "$out/cpu_bn_x30"
+  run "CPU resume" "$build/bnx" train --config configs/fashion_mnist/bn_x30.yaml $data --set train.steps=300 \
+    --set eval.stop_at_plateau=false --out "$out/cpu_bn_x30" --resume auto
+  {
+    echo "gpu-check --cpu passed on $(grep PRETTY_NAME /etc/os-release | cut -d= -f2) ($(nproc) cores), $(date -u +%F)"
+    echo "- $(grep 'build time:' "$log" | tail -n 1)"
+    echo "- ctest: $(grep -o '[0-9]*% tests passed, [0-9]* tests failed out of [0-9]*' "$log" | tail -n 1)"
+    echo "- bnx links: $(ldd "$build/bnx" | grep -E 'libmpi\.|libopencv_core|libyaml-cpp|libjpeg' | awk '{print $3}' | tr '\n' ' ')"
+  } >>"$md"
+  say "done in $(( $(date +%s) - started )) s"
+  cat "$md"
+  exit 0
+fi
 run "tests" bash -c "cd '$build' && ctest --output-on-failure -R '$(IFS='|'; echo "${tests[*]}")'"
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo unknown)
+torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 
 bnx=$build/bnx
 mpi=(mpiexec -n 1)

@@ -66,6 +66,12 @@ usage)
   "$bnx" eval --checkpoint "$work/ckpt.bnx" >"$work/log" 2>&1; code=$?
   check "bad checkpoint exits 2" test $code = 2
   check "bad checkpoint named" grep -q "ckpt.bnx: not a bnx checkpoint" "$work/log"
+  # bench train --config builds the config's network (the Fashion-MNIST BN-Inception: 163,722
+  # parameters, as tools/bench/bn_inception.py counts them) on input of its shape.
+  out=$("$bnx" bench train --config "$here/../../configs/fashion_mnist/bn_x30.yaml" --device cpu --batch 4 --iterations 1 --threads 1 2>&1)
+  check "bench train --config runs" grep -q '"model": "bn_x30".*"threads": 1, "parameters": 163722' <<<"$out"
+  "$bnx" bench train --config "$work/missing.yaml" >"$work/log" 2>&1; code=$?
+  check "bench train with a missing --config exits 2" test $code = 2
   ;;
 sigterm)
   "$bnx" train --config "$config" --set train.steps=100000 --set checkpoint.every_steps=0 --out "$work/run" >"$work/log" 2>&1 &

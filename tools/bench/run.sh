@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every benchmark, bnx side by side with its reference in the same run, and prints the
-# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|loader|epoch ...]
+# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|loader|epoch ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bnx=build/bnx
 py=/usr/bin/python3
 mpi=(mpiexec --oversubscribe)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
-what=${*:-syncbn models loader epoch}
+what=${*:-syncbn models step loader epoch}
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 for w in $what; do
   case $w in
@@ -28,6 +28,33 @@ for w in $what; do
       b=$($py tools/bench/models.py $m 5 2)
       c=$($py tools/bench/models.py $m 5 2 channels_last)
       $py -c "import json,sys; a,b,c=(json.loads(v) for v in sys.argv[1:]); assert a['parameters']==b['parameters'], (a,b); print('| %s | %d | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %.3f / %.3f | %.2f / %.2f |' % (a['model'], a['parameters'], a['forward_s'], b['forward_s'], a['forward_s']/b['forward_s'], a['forward_backward_s'], b['forward_backward_s'], a['forward_backward_s']/b['forward_backward_s'], c['forward_s'], c['forward_backward_s'], a['forward_s']/c['forward_s'], a['forward_backward_s']/c['forward_backward_s']))" "$a" "$b" "$c"
+    done
+    ;;
+  step)
+    # The reproduction's training step (issue 16): the Fashion-MNIST BN-Inception of
+    # configs/fashion_mnist/bn_x30.yaml at batch 32, bnx's Trainer::step (SyncBN on one rank, and
+    # plain BN) vs the same network in PyTorch eager (same parameter count, checked), 5 interleaved
+    # repeats of the median of 30 steps each.
+    cfg=configs/fashion_mnist/bn_x30.yaml
+    echo; echo "### Training step of the Fashion-MNIST BN-Inception (28 px, width 1/8, batch 32, fp32, channels-last)"
+    echo; echo '`'"$bnx bench train --config $cfg --device cpu --batch 32 --norm sync|batch --threads T --iterations 30"'` vs `'"$py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --threads T"'`; median over 5 interleaved repeats of the median step'
+    echo; echo "| threads | bnx SyncBN step (ms) | bnx BN step (ms) | PyTorch step (ms) | bnx SyncBN / PyTorch (steps/s) | bnx BN / PyTorch (steps/s) |"
+    echo "|---|---|---|---|---|---|"
+    for t in 1 2; do
+      rows=()
+      for r in 1 2 3 4 5; do
+        a=$($bnx bench train --config $cfg --device cpu --batch 32 --norm sync --threads $t --iterations 30)
+        b=$($bnx bench train --config $cfg --device cpu --batch 32 --norm batch --threads $t --iterations 30)
+        c=$($py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --threads $t)
+        rows+=("$a" "$b" "$c")
+      done
+      $py - $t "${rows[@]}" <<'PY'
+import json, statistics, sys
+t, rows = sys.argv[1], [json.loads(v) for v in sys.argv[2:]]
+assert len({r["parameters"] for r in rows}) == 1, "bnx and PyTorch build different networks"
+med = [statistics.median(r["step_s"] for r in rows[k::3]) for k in range(3)]
+print("| %s | %.1f | %.1f | %.1f | %.2f | %.2f |" % (t, 1e3 * med[0], 1e3 * med[1], 1e3 * med[2], med[2] / med[0], med[2] / med[1]))
+PY
     done
     ;;
   loader)

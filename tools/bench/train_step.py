@@ -1,7 +1,11 @@
 """Python PyTorch eager reference for `bnx bench train`: images/s of full SGD training steps
 (autocast forward, backward, update) of ResNet-50 (torchvision) or BN-Inception
 (tools/bench/bn_inception.py), channels-last, synthetic normalized input already on the device.
-Usage: train_step.py MODEL DEVICE PRECISION BATCH ITERATIONS [SIZE]   (PRECISION: fp32 | bf16 | fp16)"""
+Usage: train_step.py MODEL DEVICE PRECISION BATCH ITERATIONS [SIZE] [--width W] [--small-input]
+                     [--channels C] [--classes K] [--threads T]      (PRECISION: fp32 | bf16 | fp16)
+The options describe a scaled BN-Inception as `bnx bench train --config` builds it from a training
+config (for example the Fashion-MNIST one: --width 0.125 --small-input --channels 1 --classes 10, SIZE 28)."""
+import argparse
 import json
 import statistics
 import sys
@@ -13,15 +17,31 @@ import torchvision
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from bn_inception import BNInception  # noqa: E402
 
-name, device, precision, batch, iterations = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-size = int(sys.argv[6]) if len(sys.argv) > 6 else 224
+parser = argparse.ArgumentParser()
+parser.add_argument("model")
+parser.add_argument("device")
+parser.add_argument("precision", choices=["fp32", "bf16", "fp16"])
+parser.add_argument("batch", type=int)
+parser.add_argument("iterations", type=int)
+parser.add_argument("size", type=int, nargs="?", default=224)
+parser.add_argument("--width", type=float, default=1.0)
+parser.add_argument("--small-input", action="store_true")
+parser.add_argument("--channels", type=int, default=3)
+parser.add_argument("--classes", type=int, default=1000)
+parser.add_argument("--threads", type=int, default=0)
+args = parser.parse_args()
+name, device, precision, batch, iterations, size = (args.model, args.device, args.precision, args.batch,
+                                                    args.iterations, args.size)
+if args.threads > 0:
+    torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 torch.backends.cudnn.benchmark = True
-model = (torchvision.models.resnet50() if name == "resnet50" else BNInception()).to(device)
+model = (torchvision.models.resnet50(num_classes=args.classes) if name == "resnet50" else
+         BNInception(args.classes, args.channels, args.width, args.small_input)).to(device)
 model = model.to(memory_format=torch.channels_last).train()
 sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
-y = torch.randint(0, 1000, (batch,), device=device)
+x = torch.randn(batch, args.channels, size, size, device=device).contiguous(memory_format=torch.channels_last)
+y = torch.randint(0, args.classes, (batch,), device=device)
 dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 scaler = torch.cuda.amp.GradScaler() if precision == "fp16" else None
 
@@ -50,5 +70,6 @@ for i in range(iterations + 3):
         times.append(time.perf_counter() - t0)
 step = statistics.median(times)
 print(json.dumps({"impl": "pytorch", "model": name, "device": device, "precision": precision, "batch_per_rank": batch,
-                  "step_s": step, "images_per_s_per_rank": batch / step,
+                  "threads": torch.get_num_threads(),
+                  "parameters": sum(p.numel() for p in model.parameters()), "step_s": step, "images_per_s_per_rank": batch / step,
                   "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"}))

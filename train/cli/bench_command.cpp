@@ -33,6 +33,9 @@ class BenchCommand : public Command {
     app->add_option("--precision", train_.precision, "train: as train.precision")->transform(names(precision_names()));
     app->add_option("--norm", train_.norm, "train: as model.norm")->transform(names(norm_names()));
     app->add_option("--size", train_.size, "train: input side in pixels");
+    app->add_option("--config", config_, "train: take the model (and its input shape, classes) from this training config")
+        ->check(CLI::ExistingFile);
+    app->add_option("--set", overrides_, "train: override a key of --config, KEY=VALUE (repeatable)");
   }
   bool distributed() const override { return true; }
 
@@ -43,6 +46,8 @@ class BenchCommand : public Command {
       train_.iterations = iterations_;
       train_.precision_name = name_of(precision_names(), train_.precision);
       train_.norm_name = name_of(norm_names(), train_.norm);
+      if (app->count("--threads") > 0) train_.threads = threads_;
+      if (!config_.empty()) train_.config = load_config(config_, overrides_);
       return train::bench_train(model_, train_, world);
     }
     if (world->rank() != 0) return kExitOk;  // the rest are single-process
@@ -51,7 +56,8 @@ class BenchCommand : public Command {
   }
 
  private:
-  std::string what_, folder_, model_ = "resnet50";
+  std::string what_, folder_, model_ = "resnet50", config_;
+  std::vector<std::string> overrides_;
   int iterations_ = 10, threads_ = 2, images_ = 512;
   int64_t batch_ = 32;
   train::BenchTrainOptions train_;

@@ -37,24 +37,32 @@ double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock
 
 namespace {
 
-// A Trainer on synthetic data for `model` at `size` px, `batch` images per rank, SGD lr 0.01
-// momentum 0.9, built by the same setup as `bnx train`.
-std::unique_ptr<Trainer> bench_trainer(const std::string& model, models::Norm norm, int64_t size, int64_t batch,
-                                       int64_t classes, DeviceKind device, Precision precision,
+// The shape of a benchmark's synthetic input: (channels, size, size) images in `classes` classes.
+struct InputShape {
+  int64_t channels = 3, size = 224, classes = 1000;
+};
+
+// A Trainer on synthetic data of `shape` for `model`, `batch` images per rank, SGD lr 0.01 momentum
+// 0.9, built by the same setup as `bnx train`.
+std::unique_ptr<Trainer> bench_trainer(const models::ModelOptions& model, InputShape shape, int64_t batch, int threads,
+                                       DeviceKind device, Precision precision,
                                        std::shared_ptr<dist::Communicator> world) {
   Config c;
   c.name = "bench";
-  c.model.name = model;
-  c.model.norm = norm;
-  c.model.num_classes = classes;
+  c.model = model;
+  c.model.num_classes = shape.classes;
   c.data.kind = data::DatasetKind::kSynthetic;
   c.data.synthetic_size = batch * world->size();
-  c.data.synthetic_classes = classes;
-  c.data.synthetic_image_size = size;
-  c.transform.crop_size = c.transform.resize = size;
+  c.data.synthetic_classes = shape.classes;
+  c.data.synthetic_channels = shape.channels;
+  c.data.synthetic_image_size = shape.size;
+  c.transform.crop_size = c.transform.resize = shape.size;
+  c.transform.mean.assign(shape.channels, 0.0);  // the synthetic input is already normalized
+  c.transform.std.assign(shape.channels, 1.0);
   c.train.batch_size = batch * world->size();
   c.train.steps = 1;
   c.train.seed = 0;
+  c.train.threads = threads;
   c.train.device = device;
   c.train.precision = precision;
   c.optim.lr = 0.01;
@@ -63,22 +71,30 @@ std::unique_ptr<Trainer> bench_trainer(const std::string& model, models::Norm no
   return std::make_unique<Trainer>(open_session(c, std::move(world)), "");
 }
 
-// A fixed batch on the trainer's device: (B, 3, S, S) normalized, (B,) labels.
-data::Batch fixed_batch(const Trainer& t, int64_t batch, int64_t size, int64_t classes) {
+std::unique_ptr<Trainer> bench_trainer(const std::string& name, models::Norm norm, int64_t size, int64_t batch,
+                                       DeviceKind device, std::shared_ptr<dist::Communicator> world) {
+  models::ModelOptions model;
+  model.name = name;
+  model.norm = norm;
+  return bench_trainer(model, {3, size, 100}, batch, 0, device, Precision::kFloat32, std::move(world));
+}
+
+// A fixed batch on the trainer's device: (B, C, S, S) normalized, (B,) labels.
+data::Batch fixed_batch(const Trainer& t, int64_t batch, InputShape shape) {
   auto gen = at::detail::createCPUGenerator(t.world().rank());
   auto on_device = torch::TensorOptions().device(t.session().device);
   data::Batch b;
-  b.images = torch::randn({batch, 3, size, size}, gen).to(on_device);
-  b.labels = torch::randint(0, classes, {batch}, gen).to(on_device);
+  b.images = torch::randn({batch, shape.channels, shape.size, shape.size}, gen).to(on_device);
+  b.labels = torch::randint(0, shape.classes, {batch}, gen).to(on_device);
   return b;
 }
 
 }  // namespace
 
 int bench_syncbn(std::shared_ptr<dist::Communicator> world, int iterations, int64_t batch) {
-  auto sync = bench_trainer("resnet18", models::Norm::kSync, 64, batch, 100, DeviceKind::kCpu, Precision::kFloat32, world);
-  auto local = bench_trainer("resnet18", models::Norm::kBatch, 64, batch, 100, DeviceKind::kCpu, Precision::kFloat32, world);
-  const data::Batch b = fixed_batch(*sync, batch, 64, 100);
+  auto sync = bench_trainer("resnet18", models::Norm::kSync, 64, batch, DeviceKind::kCpu, world);
+  auto local = bench_trainer("resnet18", models::Norm::kBatch, 64, batch, DeviceKind::kCpu, world);
+  const data::Batch b = fixed_batch(*sync, batch, {3, 64, 100});
   std::vector<double> sync_times, local_times;
   auto step = [&](Trainer& t) {
     world->barrier();
@@ -140,8 +156,21 @@ int bench_model(const std::string& name, int iterations, int threads) {
 }
 
 int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared_ptr<dist::Communicator> world) {
-  auto trainer = bench_trainer(name, o.norm, o.size, o.batch, 1000, o.device, o.precision, std::move(world));
-  const data::Batch b = fixed_batch(*trainer, o.batch, o.size, 1000);
+  models::ModelOptions model;
+  model.name = name;
+  InputShape shape{3, o.size, 1000};
+  if (o.config) {
+    const Config& c = *o.config;
+    model = c.model;
+    shape.size = c.transform.crop_size;
+    shape.channels = c.data.kind == data::DatasetKind::kIdx         ? 1
+                     : c.data.kind == data::DatasetKind::kSynthetic ? c.data.synthetic_channels
+                                                                    : 3;
+    shape.classes = c.model.num_classes > 0 ? c.model.num_classes : c.data.kind == data::DatasetKind::kIdx ? 10 : 1000;
+  }
+  model.norm = o.norm;
+  auto trainer = bench_trainer(model, shape, o.batch, o.threads, o.device, o.precision, std::move(world));
+  const data::Batch b = fixed_batch(*trainer, o.batch, shape);
   const torch::Device device = trainer->session().device;
   auto sync = [&] {
     if (device.is_cuda()) torch::cuda::synchronize();
@@ -159,9 +188,12 @@ int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared
   const std::string device_name = device.is_cuda() ? std::string("cuda:") + std::to_string(device.index()) : "cpu";
   if (trainer->lead()) {
     std::printf("{\"impl\": \"bnx\", \"model\": \"%s\", \"device\": \"%s\", \"ranks\": %d, \"norm\": \"%s\", "
-                "\"precision\": \"%s\", \"batch_per_rank\": %lld, \"step_s\": %.5f, \"images_per_s_per_rank\": %.1f}\n",
-                name.c_str(), device_name.c_str(), trainer->world().size(), norm.c_str(), precision.c_str(),
-                static_cast<long long>(o.batch), median(times), o.batch / median(times));
+                "\"precision\": \"%s\", \"batch_per_rank\": %lld, \"threads\": %d, \"parameters\": %lld, \"step_s\": %.5f, "
+                "\"images_per_s_per_rank\": %.1f}\n",
+                (o.config ? o.config->name : name).c_str(), device_name.c_str(), trainer->world().size(), norm.c_str(), precision.c_str(),
+                static_cast<long long>(o.batch), torch::get_num_threads(),
+                static_cast<long long>(models::parameter_count(trainer->model())), median(times),
+                o.batch / median(times));
   }
   return 0;
 }

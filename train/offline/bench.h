@@ -3,11 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "dist/communicator.h"
 #include "models/model.h"
 #include "train/device.h"
+#include "train/options.h"
 #include "train/precision.h"
 
 namespace bnx::train {
@@ -24,10 +26,15 @@ struct BenchTrainOptions {
   int64_t batch = 128;  // per rank
   int iterations = 20;
   int64_t size = 224;
+  int threads = 0;  // intra-op threads per rank, 0: as `bnx train` chooses
+  /// A training config to take the model from (its options, input channels and size, classes)
+  /// instead of `model` at `size` px with 1000 classes; its batch and norm are replaced by the above.
+  std::optional<Config> config;
   /// How the command line spells precision and norm (for the output line).
   std::string precision_name = "fp32", norm_name = "sync";
 };
-/// Training throughput of `model` (1000 classes, synthetic normalized input already on the device):
+/// Training throughput of `model` (1000 classes, or the model of `options.config`; synthetic
+/// normalized input already on the device):
 /// images/s per rank of the Trainer's update (autocast forward, backward, gradient averaging,
 /// SGD step, the metrics allreduce), median over iterations after a warm-up; one JSON line.
 int bench_train(const std::string& model, const BenchTrainOptions& options, std::shared_ptr<dist::Communicator> world);

@@ -99,23 +99,9 @@ std::string xml_escape(const std::string& text) {
   }
   return out;
 }
-}  // namespace
 
-std::string format_comparison(const Comparison& c, bool markdown) {
-  std::vector<std::vector<std::string>> cells = {
-      {"run", "steps to " + fixed(100 * c.target, 2) + "%", "epochs", "speed-up (steps)", "speed-up (examples)",
-       "max accuracy", "at step"}};
-  for (size_t i = 0; i < c.rows.size(); ++i) {
-    const auto& r = c.rows[i];
-    // Reached at the first evaluation: the crossing happened at or before it, so the step count is
-    // an upper bound and the speed-up a lower bound.
-    const std::string le = r.reached_at_first_eval ? "<=" : "", ge = r.reached_at_first_eval ? ">=" : "";
-    cells.push_back({r.name + (i == c.baseline ? " (baseline)" : ""), r.reached ? le + std::to_string(r.reached->step) : "-",
-                     r.reached ? le + fixed(r.reached->epoch, 2) : "-",
-                     r.reached && r.step_speedup > 0 ? ge + fixed(r.step_speedup, 2) + "x" : "-",
-                     r.reached && r.example_speedup > 0 ? ge + fixed(r.example_speedup, 2) + "x" : "-",
-                     fixed(100 * r.best.top1, 2) + "%", std::to_string(r.best.step)});
-  }
+// A table (first row the header) as aligned text, or Markdown with right-aligned number columns.
+std::string format_table(const std::vector<std::vector<std::string>>& cells, bool markdown) {
   std::vector<size_t> width(cells[0].size(), 0);
   for (const auto& row : cells)
     for (size_t k = 0; k < row.size(); ++k) width[k] = std::max(width[k], row[k].size());
@@ -137,6 +123,25 @@ std::string format_comparison(const Comparison& c, bool markdown) {
     }
   }
   return out.str();
+}
+}  // namespace
+
+std::string format_comparison(const Comparison& c, bool markdown) {
+  std::vector<std::vector<std::string>> cells = {
+      {"run", "steps to " + fixed(100 * c.target, 2) + "%", "epochs", "speed-up (steps)", "speed-up (examples)",
+       "max accuracy", "at step"}};
+  for (size_t i = 0; i < c.rows.size(); ++i) {
+    const auto& r = c.rows[i];
+    // Reached at the first evaluation: the crossing happened at or before it, so the step count is
+    // an upper bound and the speed-up a lower bound.
+    const std::string le = r.reached_at_first_eval ? "<=" : "", ge = r.reached_at_first_eval ? ">=" : "";
+    cells.push_back({r.name + (i == c.baseline ? " (baseline)" : ""), r.reached ? le + std::to_string(r.reached->step) : "-",
+                     r.reached ? le + fixed(r.reached->epoch, 2) : "-",
+                     r.reached && r.step_speedup > 0 ? ge + fixed(r.step_speedup, 2) + "x" : "-",
+                     r.reached && r.example_speedup > 0 ? ge + fixed(r.example_speedup, 2) + "x" : "-",
+                     fixed(100 * r.best.top1, 2) + "%", std::to_string(r.best.step)});
+  }
+  return format_table(cells, markdown);
 }
 
 std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_steps, const std::vector<Band>& bands) {
@@ -337,26 +342,8 @@ std::string format_seeds(const SeedComparison& c, bool markdown) {
                      range(r.steps, 1, 0, ""), range(r.speedup, 1, 2, "x"), range(r.robust_steps, 1, 0, ""),
                      range(r.robust_speedup, 1, 2, "x"), range(r.best, 100, 2, "%")});
   }
-  std::vector<size_t> width(cells[0].size(), 0);
-  for (const auto& row : cells)
-    for (size_t k = 0; k < row.size(); ++k) width[k] = std::max(width[k], row[k].size());
   std::ostringstream out;
-  for (size_t i = 0; i < cells.size(); ++i) {
-    for (size_t k = 0; k < cells[i].size(); ++k) {
-      const std::string& s = cells[i][k];
-      std::string pad(width[k] - s.size(), ' ');
-      if (markdown) {
-        out << "| " << s << pad << " ";
-      } else {
-        out << (k ? "  " : "") << (k ? pad + s : s + pad);
-      }
-    }
-    out << (markdown ? "|\n" : "\n");
-    if (markdown && i == 0) {
-      for (size_t k = 0; k < width.size(); ++k) out << "|" << (k ? std::string(width[k] + 1, '-') + ":" : std::string(width[k] + 2, '-'));
-      out << "|\n";
-    }
-  }
+  out << format_table(cells, markdown);
   out << (markdown ? "\n" : "") << "Median (min-max) over seeds; crossings interpolated between evaluations"
       << "; * = some run was above the target at its first evaluation (an upper bound on its steps).\n";
   return out.str();
