@@ -74,7 +74,7 @@ if [ $quick = 1 ]; then
     --markdown "$out/table.md" --svg "$out/curves.svg" --log-x
   echo
   sed -n '/^| run /,$p' "$committed/README.md"
-  if grep -qE '^\| inception_s[0-9]+ .*\| no \|' "$committed/README.md"; then
+  if grep -qE '^\| inception_s[0-9]+ .*\| running \|' "$committed/README.md"; then
     echo
     echo "WARNING: the committed baseline has not reached its plateau (table above): the speed-ups"
     echo "are against an unconverged baseline and are NOT the reproduction's result (docs/reproduction.md)."

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Copies long runs' records into docs/reproduction/runs/ so that the next session (maybe on a fresh
 machine) can regenerate the table with `bnx compare --seeds` and continue the unfinished ones: per
-run its metrics.jsonl, config.yaml, run.json and newest checkpoint; and a README.md table of each
-run's state (last step, best accuracy and where, plateau reached or not, wall time).
+run its metrics.jsonl, config.yaml, run.json and, while it is unfinished, its newest checkpoint (a
+finished run needs none, and the tree stays small enough to travel to a GPU machine); and a
+README.md table of each run's state (last step, best accuracy and where, how it ended, wall time).
 
     tools/snapshot-runs.py RUNS_DIR [--out docs/reproduction/runs]
 """
@@ -30,8 +31,13 @@ def main():
         for f in ("metrics.jsonl", "config.yaml", "run.json"):
             if os.path.exists(os.path.join(folder, f)):
                 shutil.copy(os.path.join(folder, f), dest)
+        # How it ended: run.json's "ended" (bnx after 2026-11-29), else the run's log beside its folder.
+        info = json.load(open(os.path.join(folder, "run.json"))) if os.path.exists(os.path.join(folder, "run.json")) else {}
+        log = folder + ".log"
+        text = info.get("ended", "") or (open(log).read() if os.path.exists(log) else "")
+        ended = "plateau" if "plateau:" in text else "target" if "reached the target" in text else ""
         ckpts = sorted(glob.glob(os.path.join(folder, "ckpt_*.bnx")))
-        if ckpts:
+        if ckpts and not ended:
             shutil.copy(ckpts[-1], dest)
         records = [json.loads(line) for line in open(run) if line.strip()]
         evals = [r for r in records if r["kind"] == "eval"]
@@ -43,18 +49,16 @@ def main():
             last = r["wall_time"]
         wall += last
         best = max(evals, key=lambda r: r["top1"]) if evals else None
-        log = folder + ".log"
-        plateau = os.path.exists(log) and "plateau" in open(log).read()
-        rows.append((name, records[-1]["step"] if records else 0, best, plateau, wall, ckpts[-1] if ckpts else ""))
+        rows.append((name, records[-1]["step"] if records else 0, best, ended, wall))
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write("# Reproduction runs: state at the last snapshot\n\n")
         f.write("Written by `tools/snapshot-runs.py`. Each folder holds a run's metrics.jsonl, config.yaml, run.json\n")
-        f.write("and newest checkpoint; continue one with `build/bnx train --config DIR/config.yaml --out runs/reproduce/NAME\n")
-        f.write("--resume DIR/ckpt_*.bnx` (1 thread: `--set train.threads=1`, as they were run).\n\n")
-        f.write("| run | last step | best top-1 | at step | plateau reached | wall time (h) |\n|---|---:|---:|---:|---|---:|\n")
-        for name, step, best, plateau, wall, _ in rows:
+        f.write("and, while unfinished, newest checkpoint; continue one with `build/bnx train --config DIR/config.yaml\n")
+        f.write("--out runs/reproduce/NAME --resume DIR/ckpt_*.bnx` (1 thread: `--set train.threads=1`, as they were run).\n\n")
+        f.write("| run | last step | best top-1 | at step | ended | wall time (h) |\n|---|---:|---:|---:|---|---:|\n")
+        for name, step, best, ended, wall in rows:
             f.write("| %s | %d | %s | %s | %s | %.2f |\n" % (name, step, "%.2f%%" % (100 * best["top1"]) if best else "-",
-                                                        best["step"] if best else "-", "yes" if plateau else "no", wall / 3600))
+                                                        best["step"] if best else "-", ended or "running", wall / 3600))
     print(open(os.path.join(args.out, "README.md")).read())
 
 

@@ -81,9 +81,12 @@ sigterm)
   wait $pid; code=$?
   check "SIGTERM exits 75" test $code = 75
   check "SIGTERM wrote a checkpoint" ls "$work/run"/ckpt_*.bnx
+  check "run.json names the signal" grep -q '"ended": "signal 15"' "$work/run/run.json"
   step=$(ls "$work/run"/ckpt_*.bnx | sed 's/.*ckpt_0*\([0-9]*\).bnx/\1/')
   "$bnx" train --config "$config" --set train.steps=$((step + 5)) --set checkpoint.every_steps=0 --out "$work/run" --resume auto >"$work/log2" 2>&1
   check "resume after SIGTERM completes" test $? = 0
+  ended() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('ended', 'none'))" "$1"; }
+  check "run.json says the run finished" test "$(ended "$work/run/run.json")" = "finished: train.steps"
   check "resumed from the signal checkpoint" grep -q "resumed from" "$work/log2"
   ;;
 kill9)

@@ -1,8 +1,6 @@
 // The run's record on disk (see metrics_logger.h).
 #include "train/callbacks/metrics_logger.h"
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 
@@ -40,18 +38,18 @@ void MetricsLogger::on_fit_start(Trainer& t) {
   fs::create_directories(out_dir_);
   write_text(fs::path(out_dir_) / "config.yaml", config_text_);
   const Session& s = t.session();
-  nlohmann::json header = {{"bnx_version", BNX_VERSION},
-                           {"torch_version", TORCH_VERSION},
-                           {"world_size", t.world().size()},
-                           {"threads_per_rank", torch::get_num_threads()},
-                           {"model", t.config().model.name},
-                           {"parameters", models::parameter_count(t.model())},
-                           {"train_examples", s.train_set->size()},
-                           {"val_examples", s.val_set->size()},
-                           {"steps_per_epoch", t.steps_per_epoch()},
-                           {"total_steps", t.total_steps()},
-                           {"resumed_from_step", resumed_from_step_}};
-  write_text(fs::path(out_dir_) / "run.json", header.dump(2) + "\n");
+  header_ = {{"bnx_version", BNX_VERSION},
+             {"torch_version", TORCH_VERSION},
+             {"world_size", t.world().size()},
+             {"threads_per_rank", torch::get_num_threads()},
+             {"model", t.config().model.name},
+             {"parameters", models::parameter_count(t.model())},
+             {"train_examples", s.train_set->size()},
+             {"val_examples", s.val_set->size()},
+             {"steps_per_epoch", t.steps_per_epoch()},
+             {"total_steps", t.total_steps()},
+             {"resumed_from_step", resumed_from_step_}};
+  write_text(fs::path(out_dir_) / "run.json", header_.dump(2) + "\n");
   log_ = std::make_unique<MetricsLog>((fs::path(out_dir_) / "metrics.jsonl").string(),
                                       std::max<int64_t>(0, resumed_from_step_));
 }
@@ -74,6 +72,15 @@ void MetricsLogger::on_eval_end(Trainer& t, const EvalResult& result) {
                   result.loss, result.top1, result.top5, result.count / std::max(1e-9, result.seconds), wall_time(),
                   result.count};
   log_->write(r);
+}
+
+void MetricsLogger::on_fit_end(Trainer& t, FitEnd end) {
+  if (!log_) return;
+  header_["ended"] = end == FitEnd::kFinished  ? std::string("finished: train.steps")
+                     : t.stop_reason().empty() ? std::string("stopped")
+                                               : t.stop_reason();
+  header_["ended_at_step"] = t.steps_done();
+  write_text(fs::path(out_dir_) / "run.json", header_.dump(2) + "\n");
 }
 
 }  // namespace bnx::train

@@ -1,10 +1,13 @@
 // Callback: the run's record in its output folder, written by rank 0: config.yaml (the resolved
 // config), run.json (versions, world size, threads, sizes) at the start, then metrics.jsonl: a
 // "train" line every `every_steps` updates (means over them) and an "eval" line per evaluation.
+// At the end run.json also says how the run ended ("ended": "finished: train.steps", the stop
+// reason, e.g. a plateau or a signal; absent while running or after a crash) and at which step.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "train/callback.h"
@@ -15,10 +18,12 @@ namespace bnx::train {
 class MetricsLogger : public Callback {
  public:
   /// `resumed_from_step` < 0 for a fresh run; on resume, lines after that step are dropped.
-  MetricsLogger(std::string out_dir, std::string config_text, int64_t every_steps, int64_t resumed_from_step);
+  MetricsLogger(std::string out_dir, std::string config_text, int64_t every_steps,
+                int64_t resumed_from_step);
   void on_fit_start(Trainer& trainer) override;
   void on_step_end(Trainer& trainer, const StepStats& stats) override;
   void on_eval_end(Trainer& trainer, const EvalResult& result) override;
+  void on_fit_end(Trainer& trainer, FitEnd end) override;
 
  private:
   double wall_time() const;
@@ -28,6 +33,7 @@ class MetricsLogger : public Callback {
   std::unique_ptr<MetricsLog> log_;
   ThroughputWindow window_;
   std::chrono::steady_clock::time_point start_;
+  nlohmann::json header_;  // run.json
 };
 
 }  // namespace bnx::train
