@@ -82,7 +82,7 @@ tests=(cuda_test sync_batch_norm_test precision_test gradient_reducer_test model
 targets=(--target bnx "${tests[@]}")
 [ $cpu = 1 ] && targets=()  # everything, for the whole CPU suite
 run "build" bash -c "TIMEFORMAT='build time: %R s wall, %U s user + %S s sys on $(nproc) cores'; time cmake --build '$build' -j '$(nproc)' ${targets[*]}"
-say "$(grep 'build time:' "$log" | tail -n 1)"
+say "$(grep '^build time:' "$log" | tail -n 1)"
 step="link check"
 ldd "$build/bnx" >>"$log" 2>&1
 if [ $cpu = 0 ]; then
@@ -104,7 +104,7 @@ if [ $cpu = 1 ]; then
     --set eval.stop_at_plateau=false --out "$out/cpu_bn_x30" --resume auto
   {
     echo "gpu-check --cpu passed on $(grep PRETTY_NAME /etc/os-release | cut -d= -f2) ($(nproc) cores), $(date -u +%F)"
-    echo "- $(grep 'build time:' "$log" | tail -n 1)"
+    echo "- $(grep '^build time:' "$log" | tail -n 1)"
     echo "- ctest: $(grep -o '[0-9]*% tests passed, [0-9]* tests failed out of [0-9]*' "$log" | tail -n 1)"
     echo "- bnx links: $(ldd "$build/bnx" | grep -E 'libmpi\.|libopencv_core|libyaml-cpp|libjpeg' | awk '{print $3}' | tr '\n' ' ')"
   } >>"$md"
@@ -112,7 +112,7 @@ if [ $cpu = 1 ]; then
   cat "$md"
   exit 0
 fi
-run "tests" bash -c "cd '$build' && ctest --output-on-failure -R '$(IFS='|'; echo "${tests[*]}")'"
+run "tests" bash -c "cd '$build' && ctest --output-on-failure -j '$(nproc)' -R '$(IFS='|'; echo "${tests[*]}")'"
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo unknown)
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 
