@@ -90,6 +90,9 @@ export CMAKE_PREFIX_PATH=$kit:$lib/cmake:$kit/share/cmake:${CMAKE_PREFIX_PATH:-}
 export CMAKE_LIBRARY_PATH=$lib:${CMAKE_LIBRARY_PATH:-}
 export CMAKE_INCLUDE_PATH=$kit/include:$kit/include/opencv4:${CMAKE_INCLUDE_PATH:-}
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_pml=ob1
+# Sandboxed machines (gVisor) may refuse cross-process memory access and hide the CPU topology:
+# shared memory without single-copy, and no core binding.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_hwloc_base_binding_policy=none
 # mpiexec's launcher wants an ssh or rsh even for ranks on this machine; a bare one may have neither.
 command -v ssh >/dev/null || command -v rsh >/dev/null || export OMPI_MCA_plm_rsh_agent=false
 export PMIX_MCA_mca_base_component_path=$lib/pmix2/lib/pmix
