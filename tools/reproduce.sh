@@ -12,7 +12,12 @@
 #   tools/reproduce.sh --configs configs/imagenet --launcher "mpirun -np 8" --seeds 1   ImageNet
 #
 # Options: --out DIR (default runs/reproduce), --variants "a b ...", --seeds "1 2 3", --set key=value
-# (every run), --threads N (per run; 1 makes runs comparable across machines), --no-build.
+# (every run), --threads N (per run; 1 makes runs comparable across machines), --no-build,
+# --only "NAME:SEED ..." (just these runs, in this order: two invocations with disjoint lists share
+# a 2-core machine as two lanes; a BN run with seed > 1 needs the finished baseline seeds).
+# Full mode continues the runs committed in docs/reproduction/runs (a run folder missing from --out
+# starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
+# "ended": a plateau, the target accuracy, or train.steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configs=configs/fashion_mnist
@@ -24,6 +29,7 @@ out=""
 launcher=""
 build=1
 threads=1
+only=""
 sets=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -36,7 +42,8 @@ while [ $# -gt 0 ]; do
     --set) sets+=(--set "$2"); shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --only) only=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,9 +53,30 @@ if [ $build = 1 ]; then
   tools/build.sh
 fi
 mkdir -p "$out"
+committed=docs/reproduction/runs
+ended() {  # ended DIR: how the run in DIR ended, empty while it is unfinished or was interrupted
+  [ -f "$1/run.json" ] && python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1])).get("ended", "")
+print("" if e.startswith(("signal", "stopped")) else e)' "$1/run.json"
+}
 run() {  # run NAME SEED [--set ...]: train configs/NAME.yaml into $out/NAME_sSEED (resumable)
   local name=$1 seed=$2
   shift 2
+  local dir="$out/${name}_s$seed"
+  if [ $quick = 0 ]; then
+    if [ ! -f "$dir/metrics.jsonl" ] && [ -d "$committed/${name}_s$seed" ]; then
+      mkdir -p "$dir"
+      cp -r "$committed/${name}_s$seed/." "$dir/"
+      echo "== $name, seed $seed: continuing the committed run ($committed/${name}_s$seed)"
+    fi
+    local end
+    end=$(ended "$dir" || true)
+    if [ -n "$end" ]; then
+      echo "== $name, seed $seed: finished ($end)"
+      return
+    fi
+  fi
   echo "== $name, seed $seed"
   # shellcheck disable=SC2086
   $launcher build/bnx train --config "$configs/$name.yaml" --out "$out/${name}_s$seed" --resume auto \
@@ -62,7 +90,6 @@ print(min(best))' "$@"
 }
 
 if [ $quick = 1 ]; then
-  committed=docs/reproduction/runs
   run bn_x30 1 --set train.steps=2500 --set eval.stop_at_plateau=false
   echo
   echo "== Figure 3 over the committed runs ($committed, trained earlier: see docs/reproduction.md)"
@@ -80,6 +107,26 @@ if [ $quick = 1 ]; then
     echo "are against an unconverged baseline and are NOT the reproduction's result (docs/reproduction.md)."
   fi
   echo "table: $out/table.md"
+  exit 0
+fi
+
+target_of_baseline() {
+  for s in 1 2; do
+    [ -n "$(ended "$out/${baseline}_s$s")" ] || { echo "reproduce.sh: ${baseline}_s$s has not finished; its best accuracy is the target of BN seeds > 1" >&2; exit 2; }
+  done
+  best_of "$out/${baseline}"_s1 "$out/${baseline}"_s2
+}
+if [ -n "$only" ]; then
+  for item in $only; do
+    name=${item%%:*} seed=${item##*:}
+    [ -f "$configs/$name.yaml" ] || { echo "reproduce.sh: --only $item: no $configs/$name.yaml" >&2; exit 2; }
+    if [ "$name" = "$baseline" ] || [ "$name" = "${baseline}_x5" ] || [ "$seed" = 1 ]; then
+      run "$name" "$seed"
+    else
+      target=$(target_of_baseline) || exit 2
+      run "$name" "$seed" --set eval.stop_at_plateau=false --set eval.stop_at_top1="$target"
+    fi
+  done
   exit 0
 fi
 

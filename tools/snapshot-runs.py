@@ -11,6 +11,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 
 
@@ -36,6 +37,12 @@ def main():
         log = folder + ".log"
         text = info.get("ended", "") or (open(log).read() if os.path.exists(log) else "")
         ended = "plateau" if "plateau:" in text else "target" if "reached the target" in text else ""
+        if ended and not info.get("ended"):  # a run of an older bnx: record its end as bnx now does
+            found = re.search(r"stopped at step \d+ \((.*)\); checkpoint", text)
+            info["ended"] = found.group(1) if found else ended
+            with open(os.path.join(dest, "run.json"), "w") as f:
+                json.dump(info, f, indent=2)
+                f.write("\n")
         ckpts = sorted(glob.glob(os.path.join(folder, "ckpt_*.bnx")))
         if ckpts and not ended:
             shutil.copy(ckpts[-1], dest)
