@@ -3,8 +3,10 @@
 torchvision.models.resnet50 with strict=True and checks that its logits equal bnx's.
 
 The safetensors file is read with the small reader below (the documented format: 8-byte
-little-endian header size, JSON header, packed little-endian data); Debian has no safetensors
-package. Usage: torchvision_interop.py MODEL.safetensors IO.safetensors
+little-endian header size, JSON header, packed little-endian data), since Debian has no
+safetensors package; where the `safetensors` package is installed (the GPU machine), the model is
+also loaded with its `load_file` and must give the same tensors.
+Usage: torchvision_interop.py MODEL.safetensors IO.safetensors
 """
 import json
 import struct
@@ -38,6 +40,14 @@ def main():
     io, _ = read_safetensors(sys.argv[2])
     assert meta.get("model") == "resnet50", meta
     assert state["bn1.num_batches_tracked"].dtype == torch.int64
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        load_file = None
+    if load_file is not None:
+        loaded = load_file(sys.argv[1])
+        assert loaded.keys() == state.keys() and all(torch.equal(loaded[k], state[k]) for k in state), "safetensors disagrees"
+        print(f"the safetensors package read the same {len(loaded)} tensors")
     model = torchvision.models.resnet50()
     model.load_state_dict(state, strict=True)
     model.eval()

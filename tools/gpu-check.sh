@@ -75,11 +75,12 @@ else
   # The wheel's TorchConfig.cmake needs the CUDA toolkit and nvcc at configure time: name them.
   cuda=${CUDA_HOME:-/usr/local/cuda}
   run "configure" env CUDACXX="$cuda/bin/nvcc" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$prefix;${kit:-}" -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc"
+    -DCMAKE_PREFIX_PATH="$prefix;${kit:-}" -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" \
+    -DBNX_PYTHON="$(command -v "$py")"
   grep -q "CUDA ON" "$log" || { step="configure: CMake did not find CUDA in that LibTorch"; fail; }
 fi
 tests=(cuda_test sync_batch_norm_test precision_test gradient_reducer_test models_test trainer_test uneven_shards_test)
-targets=(--target bnx "${tests[@]}")
+targets=(--target bnx "${tests[@]}" export_test)
 [ $cpu = 1 ] && targets=()  # everything, for the whole CPU suite
 run "build" bash -c "TIMEFORMAT='build time: %R s wall, %U s user + %S s sys on $(nproc) cores'; time cmake --build '$build' -j '$(nproc)' ${targets[*]}"
 say "$(grep '^build time:' "$log" | tail -n 1)"
@@ -148,5 +149,16 @@ for spec in "resnet50 128" "resnet50 256" "bn_inception 128" "bn_inception 256";
   echo "$s" >>"$log"; echo "$b" >>"$log"; echo "$p" >>"$log"
   "$py" -c "import json,sys; s,b,p=(json.loads(v) for v in sys.argv[3:]); print('| %s | %s | %.0f | %.0f | %.0f | %.2f |' % (sys.argv[1], sys.argv[2], s['images_per_s_per_rank'], b['images_per_s_per_rank'], p['images_per_s_per_rank'], b['images_per_s_per_rank'] / p['images_per_s_per_rank']))" "$1" "$2" "$s" "$b" "$p" >>"$md"
 done
+# Last, so that a failure here leaves the results above: the exported ResNet-50 against this
+# machine's torchvision and safetensors, and the JPEG loader on all cores.
+run "interop: export, torchvision strict load, logits" bash -c "cd '$build' && ctest --output-on-failure -R 'export_test|torchvision_interop'"
+echo >>"$md"
+echo "Interop: the exported ResNet-50 loads into this machine's torchvision (strict) with logits within 1e-4 (ctest torchvision_interop passed)." >>"$md"
+jpegs=$out/jpegs
+run "JPEG set" "$py" tools/bench/make_jpegs.py "$jpegs" 512
+step="loader benchmark"
+say "$step"
+"$bnx" bench loader --folder "$jpegs" --images 512 --threads "$(nproc)" >"$out/loader.jsonl" 2>>"$log" || fail
+{ echo; echo "\`$bnx bench loader --folder JPEGS --images 512 --threads $(nproc)\` (512 JPEGs of 500x375):"; echo; sed 's/^/    /' "$out/loader.jsonl"; } >>"$md"
 say "done in $(( $(date +%s) - started )) s"
 cat "$md"
