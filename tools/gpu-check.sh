@@ -136,8 +136,8 @@ run "GPU resume" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data -
   echo "\`$bnx bench train --model M --device cuda --precision bf16 --batch B --norm N --iterations $iterations\` vs"
   echo "\`$py tools/bench/train_step.py M cuda bf16 B $iterations\` (channels-last, median step, 1 GPU)."
   echo
-  echo "| model | batch | bnx SyncBN (img/s) | bnx BN (img/s) | PyTorch eager (img/s) | bnx BN / PyTorch |"
-  echo "|---|---|---|---|---|---|"
+  echo "| model | batch | bnx SyncBN (img/s) | bnx BN (img/s) | PyTorch eager (img/s) | bnx BN / PyTorch | SyncBN / BN | GPU memory in use, bnx BN / PyTorch (MiB; PyTorch's peak reserved) |"
+  echo "|---|---|---|---|---|---|---|---|"
 } >>"$md"
 for spec in "resnet50 128" "resnet50 256" "bn_inception 128" "bn_inception 256"; do
   set -- $spec
@@ -147,7 +147,7 @@ for spec in "resnet50 128" "resnet50 256" "bn_inception 128" "bn_inception 256";
   b=$("${mpi[@]}" "$bnx" bench train --model "$1" --device cuda --precision bf16 --batch "$2" --norm batch --iterations "$iterations" 2>>"$log") || fail
   p=$("$py" tools/bench/train_step.py "$1" cuda bf16 "$2" "$iterations" 2>>"$log") || fail
   echo "$s" >>"$log"; echo "$b" >>"$log"; echo "$p" >>"$log"
-  "$py" -c "import json,sys; s,b,p=(json.loads(v) for v in sys.argv[3:]); print('| %s | %s | %.0f | %.0f | %.0f | %.2f |' % (sys.argv[1], sys.argv[2], s['images_per_s_per_rank'], b['images_per_s_per_rank'], p['images_per_s_per_rank'], b['images_per_s_per_rank'] / p['images_per_s_per_rank']))" "$1" "$2" "$s" "$b" "$p" >>"$md"
+  "$py" -c "import json,sys; s,b,p=(json.loads(v) for v in sys.argv[3:]); print('| %s | %s | %.0f | %.0f | %.0f | %.2f | %.3f | %.0f / %.0f (%.0f) |' % (sys.argv[1], sys.argv[2], s['images_per_s_per_rank'], b['images_per_s_per_rank'], p['images_per_s_per_rank'], b['images_per_s_per_rank'] / p['images_per_s_per_rank'], s['images_per_s_per_rank'] / b['images_per_s_per_rank'], b['device_memory_mb'], p['device_memory_mb'], p['max_reserved_mb']))" "$1" "$2" "$s" "$b" "$p" >>"$md"
 done
 # Last, so that a failure here leaves the results above: the exported ResNet-50 against this
 # machine's torchvision and safetensors, and the JPEG loader on all cores.

@@ -6,6 +6,8 @@
 #include "data/transforms.h"
 #include "train/errors.h"
 #ifdef BNX_WITH_NCCL
+#include <cuda_runtime_api.h>
+
 #include "dist/nccl_communicator.h"
 #endif
 
@@ -48,6 +50,18 @@ torch::Tensor images_to(const torch::Tensor& images, torch::Device device, const
   torch::Tensor s = torch::tensor(affine.scale, options).to(device).view({1, c, 1, 1});
   torch::Tensor o = torch::tensor(affine.offset, options).to(device).view({1, c, 1, 1});
   return torch::addcmul(o, x.to(torch::kFloat32), s);  // (N, C, H, W) float32
+}
+
+int64_t device_memory_in_use(torch::Device device) {
+#ifdef BNX_WITH_NCCL
+  if (device.is_cuda()) {
+    size_t free = 0, total = 0;
+    if (cudaSetDevice(device.index()) != cudaSuccess || cudaMemGetInfo(&free, &total) != cudaSuccess) return -1;
+    return static_cast<int64_t>(total - free);
+  }
+#endif
+  (void)device;
+  return 0;
 }
 
 }  // namespace bnx::train

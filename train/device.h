@@ -26,4 +26,9 @@ torch::Device select_device(DeviceKind wanted, const dist::Communicator& world);
 torch::Tensor images_to(const torch::Tensor& images, torch::Device device, const std::vector<double>& mean,
                         const std::vector<double>& std);
 
+/// Bytes of GPU memory in use on `device`'s GPU (cudaMemGetInfo: the CUDA context, the caching
+/// allocator's reserved blocks, other processes), comparable with torch.cuda.mem_get_info()'s;
+/// 0 on the CPU.
+int64_t device_memory_in_use(torch::Device device);
+
 }  // namespace bnx::train

@@ -72,4 +72,7 @@ step = statistics.median(times)
 print(json.dumps({"impl": "pytorch", "model": name, "device": device, "precision": precision, "batch_per_rank": batch,
                   "threads": torch.get_num_threads(),
                   "parameters": sum(p.numel() for p in model.parameters()), "step_s": step, "images_per_s_per_rank": batch / step,
-                  "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"}))
+                  "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
+                  # GPU memory in use (context, cached blocks), as bnx reports it, and the allocator's peak
+                  "device_memory_mb": (lambda m: (m[1] - m[0]) / 2**20)(torch.cuda.mem_get_info()) if device.startswith("cuda") else 0,
+                  "max_reserved_mb": torch.cuda.max_memory_reserved() / 2**20 if device.startswith("cuda") else 0}))

@@ -189,11 +189,11 @@ int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared
   if (trainer->lead()) {
     std::printf("{\"impl\": \"bnx\", \"model\": \"%s\", \"device\": \"%s\", \"ranks\": %d, \"norm\": \"%s\", "
                 "\"precision\": \"%s\", \"batch_per_rank\": %lld, \"threads\": %d, \"parameters\": %lld, \"step_s\": %.5f, "
-                "\"images_per_s_per_rank\": %.1f}\n",
+                "\"images_per_s_per_rank\": %.1f, \"device_memory_mb\": %.0f}\n",
                 (o.config ? o.config->name : name).c_str(), device_name.c_str(), trainer->world().size(), norm.c_str(), precision.c_str(),
                 static_cast<long long>(o.batch), torch::get_num_threads(),
                 static_cast<long long>(models::parameter_count(trainer->model())), median(times),
-                o.batch / median(times));
+                o.batch / median(times), device_memory_in_use(device) / 1048576.0);
   }
   return 0;
 }
