@@ -5,8 +5,9 @@
 # that touch the device code, trains configs/fashion_mnist/bn_x30.yaml on the GPU for 2,000 steps on
 # the kit's Fashion-MNIST subset (then evaluates its checkpoint on the CPU and resumes it on the GPU),
 # and benchmarks ResNet-50 and BN-Inception training (bf16, channels-last, batch 128 and 256,
-# SyncBatchNorm and plain BN) against tools/bench/train_step.py (PyTorch eager) on the same GPU.
-# Stops at the first failure naming the step; always leaves gpu-check.log (everything) and
+# SyncBatchNorm and plain BN, GPU memory) against tools/bench/train_step.py (PyTorch eager) on the
+# same GPU; then the exported ResNet-50 against the machine's torchvision and safetensors, the JPEG
+# loader on all cores, and torch.compile's ResNet-50 where it compiles within two minutes. Stops at the first failure naming the step; always leaves gpu-check.log (everything) and
 # gpu-check.md (the results, for docs/benchmarks.md) in --out. With --kit, bnx must link the kit's
 # Open MPI, OpenCV, yaml-cpp and libjpeg (checked with ldd). --cpu is the rehearsal of the same
 # route on a machine without a GPU (tools/rehearse-kit.sh): any LibTorch, the whole CPU test suite
@@ -160,5 +161,15 @@ step="loader benchmark"
 say "$step"
 "$bnx" bench loader --folder "$jpegs" --images 512 --threads "$(nproc)" >"$out/loader.jsonl" 2>>"$log" || fail
 { echo; echo "\`$bnx bench loader --folder JPEGS --images 512 --threads $(nproc)\` (512 JPEGs of 500x375):"; echo; sed 's/^/    /' "$out/loader.jsonl"; } >>"$md"
+# torch.compile as a second reference, where it compiles within two minutes (ResNet-50, batch 256).
+step="torch.compile reference"
+say "$step"
+if c=$(timeout 120 "$py" tools/bench/train_step.py resnet50 cuda bf16 256 "$iterations" --compile 2>>"$log"); then
+  echo "$c" >>"$log"
+  echo >>"$md"
+  "$py" -c "import json,sys; c=json.loads(sys.argv[1]); print('PyTorch torch.compile, ResNet-50 bf16 batch 256: %.0f img/s' % c['images_per_s_per_rank'])" "$c" >>"$md"
+else
+  { echo; echo "PyTorch torch.compile, ResNet-50 bf16 batch 256: did not finish within 120 s (see the log)"; } >>"$md"
+fi
 say "done in $(( $(date +%s) - started )) s"
 cat "$md"

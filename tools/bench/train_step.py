@@ -2,7 +2,7 @@
 (autocast forward, backward, update) of ResNet-50 (torchvision) or BN-Inception
 (tools/bench/bn_inception.py), channels-last, synthetic normalized input already on the device.
 Usage: train_step.py MODEL DEVICE PRECISION BATCH ITERATIONS [SIZE] [--width W] [--small-input]
-                     [--channels C] [--classes K] [--threads T]      (PRECISION: fp32 | bf16 | fp16)
+                     [--channels C] [--classes K] [--threads T] [--compile]   (PRECISION: fp32 | bf16 | fp16)
 The options describe a scaled BN-Inception as `bnx bench train --config` builds it from a training
 config (for example the Fashion-MNIST one: --width 0.125 --small-input --channels 1 --classes 10, SIZE 28)."""
 import argparse
@@ -29,6 +29,7 @@ parser.add_argument("--small-input", action="store_true")
 parser.add_argument("--channels", type=int, default=3)
 parser.add_argument("--classes", type=int, default=1000)
 parser.add_argument("--threads", type=int, default=0)
+parser.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2); compiled in the warm-up")
 args = parser.parse_args()
 name, device, precision, batch, iterations, size = (args.model, args.device, args.precision, args.batch,
                                                     args.iterations, args.size)
@@ -39,6 +40,8 @@ torch.backends.cudnn.benchmark = True
 model = (torchvision.models.resnet50(num_classes=args.classes) if name == "resnet50" else
          BNInception(args.classes, args.channels, args.width, args.small_input)).to(device)
 model = model.to(memory_format=torch.channels_last).train()
+if args.compile:
+    model = torch.compile(model)
 sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 x = torch.randn(batch, args.channels, size, size, device=device).contiguous(memory_format=torch.channels_last)
 y = torch.randint(0, args.classes, (batch,), device=device)
@@ -69,7 +72,7 @@ for i in range(iterations + 3):
     if i >= 3:
         times.append(time.perf_counter() - t0)
 step = statistics.median(times)
-print(json.dumps({"impl": "pytorch", "model": name, "device": device, "precision": precision, "batch_per_rank": batch,
+print(json.dumps({"impl": "pytorch-compile" if args.compile else "pytorch", "model": name, "device": device, "precision": precision, "batch_per_rank": batch,
                   "threads": torch.get_num_threads(),
                   "parameters": sum(p.numel() for p in model.parameters()), "step_s": step, "images_per_s_per_rank": batch / step,
                   "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
