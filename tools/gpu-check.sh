@@ -37,6 +37,9 @@ out=$(cd "$out" && pwd)
 log=$out/gpu-check.log
 md=$out/gpu-check.md
 build=${BNX_GPU_BUILD:-build-gpu}
+# Run folders, JPEGs and checkpoints go to a work folder: --out gets at most 6 small files (the
+# device tool brings back only a few).
+work=$(mkdir -p "$build/gpu-check-work" && cd "$build/gpu-check-work" && pwd)
 : >"$log"
 : >"$md"
 step="start"
@@ -101,9 +104,9 @@ if [ $cpu = 1 ]; then
   run "tests" bash -c "cd '$build' && ctest --output-on-failure -j '$(nproc)' -E torchvision_interop"
   data=${kit:+--set data.root=$kit/data/fashion-mnist}
   run "CPU training run (bn_x30, 200 steps)" "$build/bnx" train --config configs/fashion_mnist/bn_x30.yaml $data \
-    --set train.steps=200 --set eval.stop_at_plateau=false --out "$out/cpu_bn_x30"
+    --set train.steps=200 --set eval.stop_at_plateau=false --out "$work/cpu_bn_x30"
   run "CPU resume" "$build/bnx" train --config configs/fashion_mnist/bn_x30.yaml $data --set train.steps=300 \
-    --set eval.stop_at_plateau=false --out "$out/cpu_bn_x30" --resume auto
+    --set eval.stop_at_plateau=false --out "$work/cpu_bn_x30" --resume auto
   {
     echo "gpu-check --cpu passed on $(grep PRETTY_NAME /etc/os-release | cut -d= -f2) ($(nproc) cores), $(date -u +%F)"
     echo "- $(grep '^build time:' "$log" | tail -n 1)"
@@ -123,15 +126,16 @@ mpi=(mpiexec -n 1)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
 data=${kit:+--set data.root=$kit/data/fashion-mnist}
 run "GPU training run (bn_x30, 2000 steps)" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data \
-  --set train.device=cuda --set train.steps=2000 --set eval.stop_at_plateau=false --out "$out/gpu_bn_x30"
-ckpt=$(ls "$out"/gpu_bn_x30/ckpt_*.bnx | sort | tail -n 1)
+  --set train.device=cuda --set train.steps=2000 --set eval.stop_at_plateau=false --out "$work/gpu_bn_x30"
+ckpt=$(ls "$work"/gpu_bn_x30/ckpt_*.bnx | sort | tail -n 1)
 run "CPU evaluation of the GPU checkpoint" bash -c "'$bnx' eval --checkpoint '$ckpt' --set train.device=cpu >'$out/cpu_eval.json'"
 run "GPU resume" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data --set train.device=cuda \
-  --set train.steps=2100 --set eval.stop_at_plateau=false --out "$out/gpu_bn_x30" --resume auto
+  --set train.steps=2100 --set eval.stop_at_plateau=false --out "$work/gpu_bn_x30" --resume auto
+cp "$work/gpu_bn_x30/metrics.jsonl" "$out/gpu_bn_x30_metrics.jsonl"
 {
   echo "### GPU check: $gpu, PyTorch $torch_version ($(date -u +%F))"
   echo
-  echo "GPU run of bn_x30 (2000 steps): last evaluation $(grep '"eval"' "$out/gpu_bn_x30/metrics.jsonl" | sed -n '$p')"
+  echo "GPU run of bn_x30 (2000 steps): last evaluation $(grep '"eval"' "$work/gpu_bn_x30/metrics.jsonl" | sed -n '$p')"
   echo "Its checkpoint evaluated on the CPU: $(cat "$out/cpu_eval.json")"
   echo
   echo "\`$bnx bench train --model M --device cuda --precision bf16 --batch B --norm N --iterations $iterations\` vs"
@@ -155,7 +159,7 @@ done
 run "interop: export, torchvision strict load, logits" bash -c "cd '$build' && ctest --output-on-failure -R 'export_test|torchvision_interop'"
 echo >>"$md"
 echo "Interop: the exported ResNet-50 loads into this machine's torchvision (strict) with logits within 1e-4 (ctest torchvision_interop passed)." >>"$md"
-jpegs=$out/jpegs
+jpegs=$work/jpegs
 run "JPEG set" "$py" tools/bench/make_jpegs.py "$jpegs" 512
 step="loader benchmark"
 say "$step"
