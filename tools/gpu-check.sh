@@ -39,6 +39,7 @@ md=$out/gpu-check.md
 build=${BNX_GPU_BUILD:-build-gpu}
 # Run folders, JPEGs and checkpoints go to a work folder: --out gets at most 6 small files (the
 # device tool brings back only a few).
+rm -rf "$build/gpu-check-work"  # a rerun (kept build folder) starts its runs afresh
 work=$(mkdir -p "$build/gpu-check-work" && cd "$build/gpu-check-work" && pwd)
 : >"$log"
 : >"$md"

@@ -51,11 +51,9 @@ done
 # 2. The project as the device tool carries it: the working tree (tracked and untracked, not ignored)
 #    and the kit; sizes against the 64 MiB limit of one device call.
 mkdir -p "$root/bnx"
-if [ $keep = 1 ]; then
-  find "$root/bnx" -mindepth 1 -maxdepth 1 ! -name build-kit -exec rm -rf {} +
-else
-  rm -rf "$root/bnx"/* "$root/bnx"/.kit
-fi
+kept=/  # a name no entry has: nothing kept
+[ $keep = 1 ] && kept=build-kit
+find "$root/bnx" -mindepth 1 -maxdepth 1 ! -name "$kept" -exec rm -rf {} +  # hidden files too
 git ls-files -co --exclude-standard -z | tar -c --null -T - | tar -x -C "$root/bnx"
 cp -a .kit "$root/bnx/.kit"
 tree_mib=$(du -sm --exclude=.kit --exclude=build-kit "$root/bnx" | cut -f1)

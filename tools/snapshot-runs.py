@@ -36,7 +36,8 @@ def main():
         info = json.load(open(os.path.join(folder, "run.json"))) if os.path.exists(os.path.join(folder, "run.json")) else {}
         log = folder + ".log"
         text = info.get("ended", "") or (open(log).read() if os.path.exists(log) else "")
-        ended = "plateau" if "plateau:" in text else "target" if "reached the target" in text else ""
+        ended = ("plateau" if "plateau:" in text else "target" if "reached the target" in text
+                 else "steps" if text.startswith("finished:") else "")  # a signal: still unfinished
         if ended and not info.get("ended"):  # a run of an older bnx: record its end as bnx now does
             found = re.search(r"stopped at step \d+ \((.*)\); checkpoint", text)
             info["ended"] = found.group(1) if found else ended
