@@ -1,5 +1,6 @@
 // SyncBatchNorm forward/backward (see sync_batch_norm.h). The distributed path is a custom
-// autograd function; statistics are accumulated in float64 whatever the input dtype.
+// autograd function. On the CPU its statistics are accumulated in float64 whatever the input dtype;
+// on CUDA it uses ATen's SyncBatchNorm kernels, which read half-precision inputs directly.
 #include "models/sync_batch_norm.h"
 
 #include <torch/custom_class.h>
@@ -40,14 +41,82 @@ torch::ScalarType accumulate_type(const torch::Tensor& x) {
   return t == torch::kHalf || t == torch::kBFloat16 ? torch::kFloat32 : t;
 }
 
+// CUDA: ATen's SyncBatchNorm kernels (those of PyTorch's SyncBatchNorm), which take bf16/fp16
+// inputs with float32 statistics, so no activation is copied to float32; a handful of kernel
+// launches per layer. Forward all-gathers each rank's (mean, invstd, count) of 2C+1 accumulate-type
+// values and merges them (Chan et al.'s pairwise update, which also updates the running
+// statistics); backward all-reduces 2C sums. An empty shard sends count 0 (mean 0, invstd 1),
+// which the merge ignores because empty shards are the last ranks (data::DistributedSampler).
+struct CudaSaved {
+  torch::Tensor y, mean, invstd, count;  // y: (N, C, *); mean, invstd: (C,) accumulate type; count: (1,)
+};
+CudaSaved cuda_forward(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                       RunningStats& running, double eps, double momentum, dist::Communicator& comm) {
+  const int64_t c = x.size(1);
+  const int64_t local_count = x.numel() / c;
+  const auto acc = x.options().dtype(accumulate_type(x));
+  torch::Tensor local;  // (2C+1,) [mean(C), invstd(C), count]
+  if (local_count > 0) {
+    auto [m, invstd] = torch::batch_norm_stats(x, eps);
+    local = torch::cat({m, invstd, torch::full({1}, static_cast<double>(local_count), acc)});
+  } else {
+    local = torch::cat({torch::zeros({c}, acc), torch::ones({c}, acc), torch::zeros({1}, acc)});
+  }
+  torch::Tensor all = comm.allgather(local);  // (W, 2C+1), rank order
+  // The merge reads counts in the running statistics' dtype (ATen's convention).
+  torch::Tensor counts = all.select(1, 2 * c).to(running.mean.defined() ? running.mean.scalar_type() : x.scalar_type());
+  if (local_count <= 1 && counts.sum().item<double>() <= 1) {  // a rank holding > 1 knows the sum is > 1
+    dist::fail(comm, "SyncBatchNorm: expected more than 1 value per channel in the global batch (got " +
+                         std::to_string(static_cast<int64_t>(counts.sum().item<double>())) + ", input " +
+                         c10::str(x.sizes()) + " on this rank)");
+  }
+  auto [mean, invstd] = torch::batch_norm_gather_stats_with_counts(x, all.narrow(1, 0, c), all.narrow(1, c, c),
+                                                                   running.mean, running.var, momentum, eps, counts);
+  torch::Tensor y = local_count > 0 ? torch::batch_norm_elemt(x, weight, bias, mean, invstd, eps) : torch::empty_like(x);
+  return {y, mean, invstd, counts.sum().to(acc.dtype()).reshape({1})};
+}
+
+// Returns dx, grad_weight and grad_bias (this rank's; the gradient reducer averages them).
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> cuda_backward(const torch::Tensor& dy, const torch::Tensor& x,
+                                                                      const torch::Tensor& weight,
+                                                                      const torch::Tensor& mean, const torch::Tensor& invstd,
+                                                                      const torch::Tensor& count, dist::Communicator& comm) {
+  const int64_t c = x.size(1);
+  if (x.numel() == 0) {
+    torch::Tensor sums = torch::zeros({2 * c}, mean.options());  // this rank's share of the collective
+    comm.allreduce(sums, dist::ReduceOp::kSum);
+    return {torch::empty_like(x), torch::zeros_like(weight), torch::zeros_like(weight)};
+  }
+  auto [sum_dy, sum_dy_xmu, grad_weight, grad_bias] =
+      torch::batch_norm_backward_reduce(dy, x, mean, invstd, weight, true, true, true);
+  torch::Tensor sums = torch::cat({sum_dy, sum_dy_xmu});  // (2C,) accumulate type
+  comm.allreduce(sums, dist::ReduceOp::kSum);
+  // The kernel divides the sums by the total of its int32 counts: pass the means and a count of 1
+  // (a global count may exceed int32).
+  sums.div_(count);
+  torch::Tensor one = torch::ones({1}, x.options().dtype(torch::kInt32));
+  torch::Tensor dx = torch::batch_norm_backward_elemt(dy, x, mean, invstd, weight, sums.narrow(0, 0, c),
+                                                      sums.narrow(0, c, c), one);
+  return {dx, grad_weight, grad_bias};
+}
+
 struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> {
   // x: (N, C, *); weight/bias: (C,) (ones/zeros when not affine). Every tensor stays on x's device
   // (the allreduce too, with NCCL); the only host sync is for an empty or 1-value local shard.
   // Local statistics come from fused ATen reductions (one pass each, double accumulation on CPU),
   // so the distributed path costs about what the single-process kernels do.
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
                                const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
                                double eps, double momentum, std::shared_ptr<dist::Communicator> comm) {
+    if (x_in.is_cuda()) {
+      // ATen's kernels take channels-last or contiguous inputs (as PyTorch's SyncBatchNorm).
+      torch::Tensor x = x_in.is_contiguous(at::MemoryFormat::ChannelsLast) ? x_in : x_in.contiguous();
+      CudaSaved r = cuda_forward(x, weight, bias, running, eps, momentum, *comm);
+      ctx->save_for_backward({x, weight, r.mean, r.invstd, r.count});
+      ctx->saved_data["comm"] = c10::make_intrusive<CommHolder>(std::move(comm));
+      return r.y;
+    }
+    const torch::Tensor& x = x_in;
     torch::Tensor& running_mean = running.mean;
     torch::Tensor& running_var = running.var;
     const int64_t c = x.size(1);
@@ -114,8 +183,14 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     const torch::Tensor& weight = saved[1];
     const torch::Tensor& mean = saved[2];    // (C,) accumulate type
     const torch::Tensor& invstd = saved[3];  // (C,) accumulate type
-    const torch::Tensor& count = saved[4];   // (1,) float64
+    const torch::Tensor& count = saved[4];   // (1,) the global count: float64 (CPU), accumulate type (CUDA)
     auto comm = ctx->saved_data["comm"].toCustomClass<CommHolder>()->comm;
+    if (x.is_cuda()) {
+      const auto format = x.is_contiguous(at::MemoryFormat::ChannelsLast) ? at::MemoryFormat::ChannelsLast
+                                                                          : at::MemoryFormat::Contiguous;
+      auto [dx, grad_weight, grad_bias] = cuda_backward(grads[0].contiguous(format), x, weight, mean, invstd, count, *comm);
+      return {dx, grad_weight, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
     const auto acc = mean.scalar_type();
     const int64_t c = x.size(1);
     const auto shape = channel_shape(x.dim(), c);

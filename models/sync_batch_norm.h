@@ -1,8 +1,10 @@
 // SyncBatchNorm: batch normalization whose training statistics are those of the global
 // mini-batch over a group of ranks (Ioffe & Szegedy 2015, Algorithm 1 with the mini-batch being
-// the union of every rank's shard). Forward sends one allreduce of 2C+1 float64 values (count,
-// per-channel sums and sums of squares, shifted by the running mean for stability), backward one
-// of 2C values (sum of dy, sum of dy * (x - mean)); neither grows with the number of ranks.
+// the union of every rank's shard). On the CPU, forward sends one allreduce of 2C+1 float64 values
+// (count, per-channel sums and sums of squares, shifted by the running mean for stability); on
+// CUDA, ATen's SyncBatchNorm kernels with one allgather of 2C+1 values per rank (mean, invstd,
+// count; half-precision inputs are read directly). Backward sends one allreduce of 2C values (sum
+// of dy, sum of dy * (x - mean)).
 // Without a communicator, or with a group of one rank, it computes exactly what
 // torch::nn::BatchNorm{1,2}d computes (it calls the same ATen kernel), so the "batch" (per-rank)
 // and "sync" norms of bnx share one module type and one state-dict layout.

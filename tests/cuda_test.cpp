@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dist/mirror_communicator.h"
 #include "models/sync_batch_norm.h"
 #include "train/cli/config.h"
 #include "train/run.h"
@@ -20,34 +21,6 @@ namespace fs = std::filesystem;
 namespace bnx {
 namespace {
 
-// Two ranks holding identical shards, simulated by one process: a sum doubles, avg and max keep.
-// Through it, SyncBatchNorm runs its distributed autograd function (not the single-rank kernel)
-// on the global batch [x; x], whose statistics and input gradients are those of x alone.
-class MirrorCommunicator : public dist::Communicator {
- public:
-  int rank() const override { return 0; }
-  int size() const override { return 2; }
-  int local_rank() const override { return 0; }
-  int local_size() const override { return 2; }
-  int world_rank() const override { return 0; }
-  void allreduce(torch::Tensor& t, dist::ReduceOp op) override {
-    if (op == dist::ReduceOp::kSum) t.mul_(2);
-  }
-  std::unique_ptr<dist::Work> allreduce_async(torch::Tensor& t, dist::ReduceOp op) override {
-    allreduce(t, op);
-    struct Done : dist::Work {
-      void wait() override {}
-      bool test() override { return true; }
-    };
-    return std::make_unique<Done>();
-  }
-  void broadcast(torch::Tensor&, int) override {}
-  torch::Tensor allgather(const torch::Tensor& t) override { return torch::stack({t, t}); }
-  void barrier() override {}
-  std::shared_ptr<Communicator> split(int) override { return std::make_shared<MirrorCommunicator>(); }
-  [[noreturn]] void abort(const std::string& message) override { throw std::runtime_error(message); }
-};
-
 std::vector<torch::Device> devices() {
   std::vector<torch::Device> d = {torch::kCPU};
   if (torch::cuda::is_available()) d.emplace_back(torch::kCUDA, 0);
@@ -56,7 +29,7 @@ std::vector<torch::Device> devices() {
 
 TEST(SyncBatchNormOnDevice, MatchesFloat64CpuReference) {
   if (!torch::cuda::is_available()) std::cout << "[ note ] no CUDA device: checking the CPU only\n";
-  auto comm = std::make_shared<MirrorCommunicator>();
+  auto comm = std::make_shared<dist::MirrorCommunicator>();  // two ranks holding the same shard
   for (const auto& device : devices()) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
       SCOPED_TRACE(device.str() + " " + std::string(c10::toString(dtype)));

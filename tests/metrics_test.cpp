@@ -1,13 +1,15 @@
 // metrics.jsonl: records round-trip with their fields, a resume drops the lines written after the
-// checkpoint's step, the eval curve reader, and the throughput window's means.
+// checkpoint's step, the eval curve reader, and the throughput window's means and data wait.
 #include "train/metrics.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -61,6 +63,41 @@ TEST(Metrics, WindowMeansAreOverExamplesAndRestart) {
   auto [next, n] = w.take();
   EXPECT_EQ(n, 1);
   EXPECT_DOUBLE_EQ(next.loss, 2.0);
+}
+
+TEST(Metrics, DataWaitIsTheWaitedShareOfTheWindowsTime) {
+  ThroughputWindow w;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  StepStats s{1, 0.1, 1.0, 1, 1, 1};
+  s.data_wait_s = 0.04;
+  w.add(s);
+  s.step = 2;
+  w.add(s);  // 0.08 s waited in a window of at least 0.1 s
+  auto [r, steps] = w.take();
+  EXPECT_GT(r.data_wait, 0.0);
+  EXPECT_LE(r.data_wait, 0.8);
+  s.data_wait_s = 0;
+  w.add(s);
+  EXPECT_EQ(w.take().first.data_wait, 0.0);
+  s.data_wait_s = 1e6;  // more than the window's time (clock granularity): at most all of it
+  w.add(s);
+  EXPECT_EQ(w.take().first.data_wait, 1.0);
+  const fs::path path = temp_file("wait.jsonl");
+  fs::remove(path);
+  {
+    MetricsLog log(path.string(), -1);
+    MetricsRecord train{"train", 1, 0.1, 8, 0.5, 1.0, 0.5, 0.9, 100, 1, 8};
+    train.data_wait = 0.25;
+    log.write(train);
+    log.write({"eval", 1, 0.1, 8, 0.5, 0.7, 0.75, 0.95, 1000, 2, 100});
+  }
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(line)["data_wait"].get<double>(), 0.25);
+  std::getline(in, line);
+  EXPECT_FALSE(nlohmann::json::parse(line).contains("data_wait"));  // evaluations wait for nothing
+  fs::remove(path);
 }
 
 }  // namespace

@@ -74,7 +74,11 @@ TEST(Trainer, SameLossesOnWRanksAndOneRank) {
     EXPECT_EQ(a[i]["step"], b[i]["step"]);
     const double la = a[i]["loss"], lb = b[i]["loss"];
     EXPECT_NEAR(la, lb, 1e-5 * std::abs(lb)) << "record " << i;
-    if (a[i]["kind"] == "train") ++train_records;
+    if (a[i]["kind"] == "train") {
+      ++train_records;
+      const double wait = a[i]["data_wait"];
+      EXPECT_TRUE(wait >= 0 && wait <= 1) << "record " << i << ": data_wait " << wait;
+    }
     if (a[i]["kind"] == "eval") {
       EXPECT_EQ(a[i]["count"], 10000);  // every validation example exactly once
       EXPECT_EQ(b[i]["count"], 10000);

@@ -2,19 +2,27 @@
 # Checks a GPU machine in one command, also a bare one (no package manager, no network): prints a
 # probe of the machine, builds bnx against the machine's CUDA LibTorch (a pip PyTorch's) with
 # everything else from the device kit (tools/device-kit.sh), runs the CUDA tests and the CPU suites
-# that touch the device code, trains configs/fashion_mnist/bn_x30.yaml on the GPU for 2,000 steps on
-# the kit's Fashion-MNIST subset (then evaluates its checkpoint on the CPU and resumes it on the GPU),
-# and benchmarks ResNet-50 and BN-Inception training (bf16, channels-last, batch 128 and 256,
-# SyncBatchNorm and plain BN, GPU memory) against tools/bench/train_step.py (PyTorch eager) on the
-# same GPU; then the exported ResNet-50 against the machine's torchvision and safetensors, the JPEG
-# loader on all cores, and torch.compile's ResNet-50 where it compiles within two minutes. Stops at the first failure naming the step; always leaves gpu-check.log (everything) and
-# gpu-check.md (the results, for docs/benchmarks.md) in --out. With --kit, bnx must link the kit's
-# Open MPI, OpenCV, yaml-cpp and libjpeg (checked with ldd). --cpu is the rehearsal of the same
-# route on a machine without a GPU (tools/rehearse-kit.sh): any LibTorch, the whole CPU test suite
-# and a short CPU training run and resume instead of the CUDA steps.
+# that touch the device code, then, in this order (issue 17's points):
+#   gpu-run   configs/fashion_mnist/bn_x30.yaml on the GPU for 2,000 steps on the kit's Fashion-MNIST
+#             subset, its checkpoint evaluated on the CPU, then resumed on the GPU;
+#   interop   the exported ResNet-50 against the machine's torchvision and safetensors;
+#   bench     ResNet-50 and BN-Inception training (bf16, channels-last, batch 128 and 256): bnx with
+#             SyncBatchNorm at one rank, with its distributed function (--mirror), with plain BN, and
+#             PyTorch eager (tools/bench/train_step.py) on the same GPU, GPU memory too;
+#   data      the JPEG loader on all cores, and ResNet-50 trained from JPEGs (the data-wait share);
+#   compile   torch.compile's ResNet-50 where it compiles within two minutes;
+#   cpu       the CPU anchor: tools/bench/run.sh models step against this machine's PyTorch.
+# A step that would not end within --budget seconds of the start is skipped and says so (a second
+# call can run it: --skip the steps done; the build is kept). Stops at the first failure naming the
+# step; always leaves gpu-check.log (everything) and gpu-check.md (the results, for
+# docs/benchmarks.md) in --out. With --kit, bnx must link the kit's Open MPI, OpenCV, yaml-cpp and
+# libjpeg (checked with ldd). --cpu is the rehearsal of the same route on a machine without a GPU
+# (tools/rehearse-kit.sh): any LibTorch, the whole CPU test suite and a short CPU training run and
+# resume instead of the CUDA steps.
 #
-#   tools/gpu-check.sh [--kit DIR] [--out DIR] [--python PY] [--iterations N] [--cpu]
-#   device run: bash tools/gpu-check.sh --kit .kit --out "$OUT"   (carry: [".kit"])
+#   tools/gpu-check.sh [--kit DIR] [--out DIR] [--python PY] [--iterations N] [--budget S]
+#                      [--skip "tests gpu-run interop bench data compile cpu"] [--cpu]
+#   device run: bash tools/gpu-check.sh --kit .kit --out "$OUT" --budget 540   (carry: [".kit"])
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=python3
@@ -22,6 +30,8 @@ iterations=20
 kit=""
 out=build-gpu
 cpu=0
+budget=100000
+skip=""
 while [ $# -gt 0 ]; do
   case $1 in
     --kit) kit=$(cd "$2" && pwd); shift 2 ;;
@@ -29,7 +39,9 @@ while [ $# -gt 0 ]; do
     --python) py=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
     --cpu) cpu=1; shift ;;
-    *) echo "gpu-check: unknown argument $1 (use --kit DIR, --out DIR, --python PY, --iterations N, --cpu)" >&2; exit 2 ;;
+    --budget) budget=$2; shift 2 ;;
+    --skip) skip=" $2 "; shift 2 ;;
+    *) echo "gpu-check: unknown argument $1 (use --kit DIR, --out DIR, --python PY, --iterations N, --budget S, --skip LIST, --cpu)" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -46,6 +58,13 @@ work=$(mkdir -p "$build/gpu-check-work" && cd "$build/gpu-check-work" && pwd)
 step="start"
 started=$(date +%s)
 say() { echo "[gpu-check $(( $(date +%s) - started ))s] $*" | tee -a "$log"; }
+wanted() { [[ "$skip" != *" $1 "* ]]; }
+fits() {  # fits SECONDS WHAT: whether WHAT, estimated at SECONDS, ends within the budget (else noted)
+  if (( $(date +%s) - started + $1 <= budget )); then return 0; fi
+  say "skipped: $2 (estimated $1 s; $(( budget - $(date +%s) + started )) s of the --budget left)"
+  printf '\n**Skipped (time budget): %s.**\n' "$2" >>"$md"
+  return 1
+}
 fail() { say "FAILED at step: $step"; echo "**gpu-check FAILED at step: $step** (see gpu-check.log)" >>"$md"; exit 1; }
 run() {  # run STEP command...: logs the command's output, stops naming the step on failure
   step=$1
@@ -118,7 +137,6 @@ if [ $cpu = 1 ]; then
   cat "$md"
   exit 0
 fi
-run "tests" bash -c "cd '$build' && ctest --output-on-failure -j '$(nproc)' -R '$(IFS='|'; echo "${tests[*]}")'"
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo unknown)
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 
@@ -126,55 +144,99 @@ bnx=$build/bnx
 mpi=(mpiexec -n 1)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
 data=${kit:+--set data.root=$kit/data/fashion-mnist}
-run "GPU training run (bn_x30, 2000 steps)" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data \
-  --set train.device=cuda --set train.steps=2000 --set eval.stop_at_plateau=false --out "$work/gpu_bn_x30"
-ckpt=$(ls "$work"/gpu_bn_x30/ckpt_*.bnx | sort | tail -n 1)
-run "CPU evaluation of the GPU checkpoint" bash -c "'$bnx' eval --checkpoint '$ckpt' --set train.device=cpu >'$out/cpu_eval.json'"
-run "GPU resume" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data --set train.device=cuda \
-  --set train.steps=2100 --set eval.stop_at_plateau=false --out "$work/gpu_bn_x30" --resume auto
-cp "$work/gpu_bn_x30/metrics.jsonl" "$out/gpu_bn_x30_metrics.jsonl"
-{
-  echo "### GPU check: $gpu, PyTorch $torch_version ($(date -u +%F))"
-  echo
-  echo "GPU run of bn_x30 (2000 steps): last evaluation $(grep '"eval"' "$work/gpu_bn_x30/metrics.jsonl" | sed -n '$p')"
-  echo "Its checkpoint evaluated on the CPU: $(cat "$out/cpu_eval.json")"
-  echo
-  echo "\`$bnx bench train --model M --device cuda --precision bf16 --batch B --norm N --iterations $iterations\` vs"
-  echo "\`$py tools/bench/train_step.py M cuda bf16 B $iterations\` (channels-last, median step, 1 GPU)."
-  echo
-  echo "| model | batch | bnx SyncBN (img/s) | bnx BN (img/s) | PyTorch eager (img/s) | bnx BN / PyTorch | SyncBN / BN | GPU memory in use, bnx BN / PyTorch (MiB; PyTorch's peak reserved) |"
-  echo "|---|---|---|---|---|---|---|---|"
-} >>"$md"
-for spec in "resnet50 128" "resnet50 256" "bn_inception 128" "bn_inception 256"; do
-  set -- $spec
-  step="benchmark $1 $2"
+{ echo "### GPU check: $gpu, PyTorch $torch_version ($(date -u +%F))"; echo; } >>"$md"
+
+if wanted tests; then
+  run "tests" bash -c "cd '$build' && ctest --output-on-failure -j '$(nproc)' -R '$(IFS='|'; echo "${tests[*]}")'"
+  echo "CUDA and device-touching suites passed: $(grep -o '[0-9]*% tests passed, [0-9]* tests failed out of [0-9]*' "$log" | tail -n 1) (${tests[*]})." >>"$md"
+fi
+
+if wanted gpu-run && fits 150 "GPU training run"; then
+  run "GPU training run (bn_x30, 2000 steps)" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data \
+    --set train.device=cuda --set train.steps=2000 --set eval.stop_at_plateau=false --out "$work/gpu_bn_x30"
+  ckpt=$(ls "$work"/gpu_bn_x30/ckpt_*.bnx | sort | tail -n 1)
+  run "CPU evaluation of the GPU checkpoint" bash -c "'$bnx' eval --checkpoint '$ckpt' --set train.device=cpu >'$out/cpu_eval.json'"
+  run "GPU resume" "$bnx" train --config configs/fashion_mnist/bn_x30.yaml $data --set train.device=cuda \
+    --set train.steps=2100 --set eval.stop_at_plateau=false --out "$work/gpu_bn_x30" --resume auto
+  cp "$work/gpu_bn_x30/metrics.jsonl" "$out/gpu_bn_x30_metrics.jsonl"
+  {
+    echo "GPU run of bn_x30 (2000 steps, resumed to 2100): last evaluation $(grep '"eval"' "$work/gpu_bn_x30/metrics.jsonl" | sed -n '$p')"
+    echo "Its step-2000 checkpoint evaluated on the CPU: $(cat "$out/cpu_eval.json")"
+  } >>"$md"
+fi
+
+# The exported ResNet-50 against this machine's torchvision and safetensors.
+if wanted interop && fits 60 "interop"; then
+  run "interop: export, torchvision strict load, logits" bash -c "cd '$build' && ctest --output-on-failure -R 'export_test|torchvision_interop'"
+  { echo; echo "Interop: the exported ResNet-50 loads into this machine's torchvision (strict) with logits within 1e-4 (ctest torchvision_interop passed)."; } >>"$md"
+fi
+
+if wanted bench; then
+  {
+    echo
+    echo "\`$bnx bench train --model M --device cuda --precision bf16 --batch B --norm sync|batch [--mirror] --iterations $iterations\` vs"
+    echo "\`$py tools/bench/train_step.py M cuda bf16 B $iterations\` (channels-last, median step, 1 GPU). SyncBN: the module at"
+    echo "one rank (the single-process kernel); distributed: its distributed function over a simulated second rank (\`--mirror\`)."
+    echo
+    echo "| model | batch | bnx SyncBN (img/s) | bnx SyncBN distributed (img/s) | bnx BN (img/s) | PyTorch eager (img/s) | bnx BN / PyTorch | SyncBN / BN | distributed / BN | GPU memory in use, bnx BN / PyTorch (MiB; PyTorch's peak reserved) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+  } >>"$md"
+  for spec in "resnet50 256" "bn_inception 256" "resnet50 128" "bn_inception 128"; do
+    set -- $spec
+    fits 60 "benchmark $1 $2" || continue
+    step="benchmark $1 $2"
+    say "$step"
+    args=(bench train --model "$1" --device cuda --precision bf16 --batch "$2" --iterations "$iterations")
+    s=$("${mpi[@]}" "$bnx" "${args[@]}" --norm sync 2>>"$log") || fail
+    m=$("${mpi[@]}" "$bnx" "${args[@]}" --norm sync --mirror 2>>"$log") || fail
+    b=$("${mpi[@]}" "$bnx" "${args[@]}" --norm batch 2>>"$log") || fail
+    p=$("$py" tools/bench/train_step.py "$1" cuda bf16 "$2" "$iterations" 2>>"$log") || fail
+    printf '%s\n' "$s" "$m" "$b" "$p" >>"$log"
+    "$py" -c "import json,sys; s,m,b,p=(json.loads(v) for v in sys.argv[3:]); r=lambda d: d['images_per_s_per_rank']; print('| %s | %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.3f | %.3f | %.0f / %.0f (%.0f) |' % (sys.argv[1], sys.argv[2], r(s), r(m), r(b), r(p), r(b) / r(p), r(s) / r(b), r(m) / r(b), b['device_memory_mb'], p['device_memory_mb'], p['max_reserved_mb']))" "$1" "$2" "$s" "$m" "$b" "$p" >>"$md"
+  done
+fi
+
+# The data path: the loader on every core, then ResNet-50 trained from JPEGs (bf16, batch 256): how
+# much of the training time waits for data (metrics.jsonl's data_wait, rank 0).
+if wanted data && fits 120 "data path"; then
+  jpegs=$work/jpegs
+  run "JPEG set (2048 images of 500x375)" "$py" tools/bench/make_jpegs.py "$jpegs" 2048
+  ln -sfn train "$jpegs/val"
+  step="loader benchmark"
   say "$step"
-  s=$("${mpi[@]}" "$bnx" bench train --model "$1" --device cuda --precision bf16 --batch "$2" --norm sync --iterations "$iterations" 2>>"$log") || fail
-  b=$("${mpi[@]}" "$bnx" bench train --model "$1" --device cuda --precision bf16 --batch "$2" --norm batch --iterations "$iterations" 2>>"$log") || fail
-  p=$("$py" tools/bench/train_step.py "$1" cuda bf16 "$2" "$iterations" 2>>"$log") || fail
-  echo "$s" >>"$log"; echo "$b" >>"$log"; echo "$p" >>"$log"
-  "$py" -c "import json,sys; s,b,p=(json.loads(v) for v in sys.argv[3:]); print('| %s | %s | %.0f | %.0f | %.0f | %.2f | %.3f | %.0f / %.0f (%.0f) |' % (sys.argv[1], sys.argv[2], s['images_per_s_per_rank'], b['images_per_s_per_rank'], p['images_per_s_per_rank'], b['images_per_s_per_rank'] / p['images_per_s_per_rank'], s['images_per_s_per_rank'] / b['images_per_s_per_rank'], b['device_memory_mb'], p['device_memory_mb'], p['max_reserved_mb']))" "$1" "$2" "$s" "$b" "$p" >>"$md"
-done
-# Last, so that a failure here leaves the results above: the exported ResNet-50 against this
-# machine's torchvision and safetensors, and the JPEG loader on all cores.
-run "interop: export, torchvision strict load, logits" bash -c "cd '$build' && ctest --output-on-failure -R 'export_test|torchvision_interop'"
-echo >>"$md"
-echo "Interop: the exported ResNet-50 loads into this machine's torchvision (strict) with logits within 1e-4 (ctest torchvision_interop passed)." >>"$md"
-jpegs=$work/jpegs
-run "JPEG set" "$py" tools/bench/make_jpegs.py "$jpegs" 512
-step="loader benchmark"
-say "$step"
-"$bnx" bench loader --folder "$jpegs" --images 512 --threads "$(nproc)" >"$out/loader.jsonl" 2>>"$log" || fail
-{ echo; echo "\`$bnx bench loader --folder JPEGS --images 512 --threads $(nproc)\` (512 JPEGs of 500x375):"; echo; sed 's/^/    /' "$out/loader.jsonl"; } >>"$md"
+  "$bnx" bench loader --folder "$jpegs" --images 512 --threads "$(nproc)" >"$out/loader.jsonl" 2>>"$log" || fail
+  { echo; echo "\`$bnx bench loader --folder JPEGS --images 512 --threads $(nproc)\` (JPEGs of 500x375, q90; per thread count):"; echo; sed 's/^/    /' "$out/loader.jsonl"; } >>"$md"
+  run "ResNet-50 from JPEGs (bf16, batch 256, 48 steps)" "$bnx" train --config configs/imagenet/resnet50.yaml \
+    --set data.root="$jpegs" --set data.threads="$(nproc)" --set train.device=cuda --set train.precision=bf16 \
+    --set train.steps=48 --set eval.every_steps=0 --set log.every_steps=8 --set checkpoint.every_steps=0 --out "$work/jpeg_run"
+  "$py" - "$work/jpeg_run/metrics.jsonl" "$(nproc)" >>"$md" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"train"' in l][1:]  # the first window holds cuDNN's tuning
+print("\nResNet-50 from JPEGs (bf16, batch 256, %s loader threads, steps 9-48 in windows of 8): %.0f img/s, "
+      "waiting for data %.0f%% of the training time (medians over the windows)"
+      % (sys.argv[2], statistics.median(r["images_per_sec"] for r in rows), 100 * statistics.median(r["data_wait"] for r in rows)))
+PY
+fi
+
 # torch.compile as a second reference, where it compiles within two minutes (ResNet-50, batch 256).
-step="torch.compile reference"
-say "$step"
-if c=$(timeout 120 "$py" tools/bench/train_step.py resnet50 cuda bf16 256 "$iterations" --compile 2>>"$log"); then
-  echo "$c" >>"$log"
-  echo >>"$md"
-  "$py" -c "import json,sys; c=json.loads(sys.argv[1]); print('PyTorch torch.compile, ResNet-50 bf16 batch 256: %.0f img/s' % c['images_per_s_per_rank'])" "$c" >>"$md"
-else
-  { echo; echo "PyTorch torch.compile, ResNet-50 bf16 batch 256: did not finish within 120 s (see the log)"; } >>"$md"
+if wanted compile && fits 130 "torch.compile reference"; then
+  step="torch.compile reference"
+  say "$step"
+  if c=$(timeout 120 "$py" tools/bench/train_step.py resnet50 cuda bf16 256 "$iterations" --compile 2>>"$log"); then
+    echo "$c" >>"$log"
+    echo >>"$md"
+    "$py" -c "import json,sys; c=json.loads(sys.argv[1]); print('PyTorch torch.compile, ResNet-50 bf16 batch 256: %.0f img/s' % c['images_per_s_per_rank'])" "$c" >>"$md"
+  else
+    { echo; echo "PyTorch torch.compile, ResNet-50 bf16 batch 256: did not finish within 120 s (see the log)"; } >>"$md"
+  fi
+fi
+
+# The modern CPU anchor: bnx against this machine's PyTorch on its CPU cores (2 threads, as docs/benchmarks.md).
+if wanted cpu && fits 200 "CPU anchor (tools/bench/run.sh models step)"; then
+  step="CPU anchor"
+  say "$step"
+  BNX="$bnx" PY="$py" bash tools/bench/run.sh models step >"$out/cpu_anchor.md" 2>>"$log" || fail
+  { echo; echo "CPU anchor on this machine (\`tools/bench/run.sh models step\`, PyTorch $torch_version):"; cat "$out/cpu_anchor.md"; } >>"$md"
 fi
 say "done in $(( $(date +%s) - started )) s"
 cat "$md"

@@ -17,6 +17,7 @@ struct StepStats {
   int64_t step = 0;  // updates done, this one included
   double lr = 0;
   double loss_sum = 0, top1 = 0, top5 = 0, count = 0;
+  double data_wait_s = 0;  // seconds this rank waited for the loader before the update (rank-local)
 };
 
 enum class FitEnd {

@@ -40,6 +40,7 @@ void MetricsLog::write(const MetricsRecord& r) {
   nlohmann::json j = {{"kind", r.kind},   {"step", r.step}, {"epoch", r.epoch},   {"examples", r.examples},
                       {"lr", r.lr},       {"loss", r.loss}, {"top1", r.top1},     {"top5", r.top5},
                       {"images_per_sec", r.images_per_sec}, {"wall_time", r.wall_time}, {"count", r.count}};
+  if (r.kind == "train") j["data_wait"] = r.data_wait;
   out_ << j.dump() << "\n";
   out_.flush();
 }
@@ -54,6 +55,7 @@ void ThroughputWindow::add(const StepStats& s) {
   top1_ += s.top1;
   top5_ += s.top5;
   count_ += s.count;
+  wait_ += s.data_wait_s;
 }
 
 void ThroughputWindow::pause(double seconds) {
@@ -72,10 +74,11 @@ std::pair<MetricsRecord, int64_t> ThroughputWindow::take() {
   r.top5 = top5_ / count_;
   r.images_per_sec = count_ / std::max(elapsed, 1e-9);
   r.count = static_cast<int64_t>(count_);
+  r.data_wait = std::min(1.0, wait_ / std::max(elapsed, 1e-9));
   std::pair<MetricsRecord, int64_t> out{r, steps_};
   start_ = now;
   steps_ = 0;
-  loss_ = top1_ = top5_ = count_ = 0;
+  loss_ = top1_ = top5_ = count_ = wait_ = 0;
   return out;
 }
 

@@ -25,6 +25,7 @@ struct MetricsRecord {
   double images_per_sec = 0;
   double wall_time = 0;  // seconds since the run (or its resume) started
   int64_t count = 0;     // examples the numbers are over
+  double data_wait = 0;  // "train": fraction of the training time rank 0 waited for the loader
 };
 
 /// The (step, top-1) pairs of the "eval" records of a metrics.jsonl (none when it does not exist).
@@ -56,7 +57,7 @@ class ThroughputWindow {
  private:
   std::chrono::steady_clock::time_point start_;
   int64_t steps_ = 0, last_step_ = 0;
-  double last_lr_ = 0, loss_ = 0, top1_ = 0, top5_ = 0, count_ = 0;
+  double last_lr_ = 0, loss_ = 0, top1_ = 0, top5_ = 0, count_ = 0, wait_ = 0;
 };
 
 }  // namespace bnx::train

@@ -100,10 +100,14 @@ void Trainer::run_epoch() {
   batches.resize(static_cast<size_t>(std::min<int64_t>(total_steps_, (epoch + 1) * spe) - step_));
   data::Loader loader(session_.train_set, session_.train_transform, session_.loader, std::move(batches),
                       config().train.seed, epoch);
+  auto waiting = Clock::now();
   while (auto batch = loader.next()) {
-    const StepStats stats = step(*batch);
+    const double wait = std::chrono::duration<double>(Clock::now() - waiting).count();
+    StepStats stats = step(*batch);
+    stats.data_wait_s = wait;
     for_each_callback([&](Callback& c) { c.on_step_end(*this, stats); });
     if (stopping_) return;
+    waiting = Clock::now();  // evaluations and checkpoints in the callbacks are not waiting for data
   }
 }
 

@@ -3,8 +3,8 @@
 # Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|loader|epoch ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bnx=build/bnx
-py=/usr/bin/python3
+bnx=${BNX:-build/bnx}  # BNX=build-gpu/bnx PY=python3 on the GPU machine (tools/gpu-check.sh)
+py=${PY:-/usr/bin/python3}
 mpi=(mpiexec --oversubscribe)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
 what=${*:-syncbn models step loader epoch}

@@ -48,9 +48,9 @@ void ProgressPrinter::on_step_end(Trainer& t, const StepStats& stats) {
   const double elapsed = r.count / std::max(r.images_per_sec, 1e-9);
   const double eta = static_cast<double>(t.total_steps() - r.step) * elapsed / static_cast<double>(std::max<int64_t>(1, steps));
   char text[256];
-  std::snprintf(text, sizeof(text), "step %lld/%lld  epoch %.2f  loss %.4f  lr %.4g  %.0f img/s  ETA %02d:%02d:%02d",
+  std::snprintf(text, sizeof(text), "step %lld/%lld  epoch %.2f  loss %.4f  lr %.4g  %.0f img/s  data wait %.0f%%  ETA %02d:%02d:%02d",
                 static_cast<long long>(r.step), static_cast<long long>(t.total_steps()), t.epoch_at(r.step), r.loss,
-                r.lr, r.images_per_sec, static_cast<int>(eta / 3600), static_cast<int>(eta / 60) % 60,
+                r.lr, r.images_per_sec, 100 * r.data_wait, static_cast<int>(eta / 3600), static_cast<int>(eta / 60) % 60,
                 static_cast<int>(eta) % 60);
   if (terminal_) {
     std::cout << "\r\033[K" << text << std::flush;

@@ -33,6 +33,8 @@ class BenchCommand : public Command {
     app->add_option("--precision", train_.precision, "train: as train.precision")->transform(names(precision_names()));
     app->add_option("--norm", train_.norm, "train: as model.norm")->transform(names(norm_names()));
     app->add_option("--size", train_.size, "train: input side in pixels");
+    app->add_flag("--mirror", train_.mirror,
+                  "train: SyncBatchNorm's distributed function over a simulated second rank (one device)");
     app->add_option("--config", config_, "train: take the model (and its input shape, classes) from this training config")
         ->check(CLI::ExistingFile);
     app->add_option("--set", overrides_, "train: override a key of --config, KEY=VALUE (repeatable)");
@@ -45,7 +47,7 @@ class BenchCommand : public Command {
       train_.batch = batch_;
       train_.iterations = iterations_;
       train_.precision_name = name_of(precision_names(), train_.precision);
-      train_.norm_name = name_of(norm_names(), train_.norm);
+      train_.norm_name = name_of(norm_names(), train_.norm) + (train_.mirror ? "-mirror" : "");
       if (app->count("--threads") > 0) train_.threads = threads_;
       if (!config_.empty()) train_.config = load_config(config_, overrides_);
       return train::bench_train(model_, train_, world);

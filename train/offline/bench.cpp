@@ -15,6 +15,7 @@
 
 #include "data/image_folder.h"
 #include "data/loader.h"
+#include "dist/mirror_communicator.h"
 #include "models/registry.h"
 #include "models/sync_batch_norm.h"
 #include "train/trainer.h"
@@ -170,6 +171,10 @@ int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared
   }
   model.norm = o.norm;
   auto trainer = bench_trainer(model, shape, o.batch, o.threads, o.device, o.precision, std::move(world));
+  if (o.mirror) {
+    if (trainer->world().size() != 1) throw InputError("bench train --mirror: simulates the second rank itself; run it on one rank");
+    models::convert_sync_batchnorm(trainer->model(), std::make_shared<dist::MirrorCommunicator>());
+  }
   const data::Batch b = fixed_batch(*trainer, o.batch, shape);
   const torch::Device device = trainer->session().device;
   auto sync = [&] {

@@ -30,6 +30,9 @@ struct BenchTrainOptions {
   /// A training config to take the model from (its options, input channels and size, classes)
   /// instead of `model` at `size` px with 1000 classes; its batch and norm are replaced by the above.
   std::optional<Config> config;
+  /// SyncBatchNorm runs its distributed function over dist::MirrorCommunicator (a simulated second
+  /// rank holding the same shard), so one device times that function's compute.
+  bool mirror = false;
   /// How the command line spells precision and norm (for the output line).
   std::string precision_name = "fp32", norm_name = "sync";
 };
