@@ -1,6 +1,7 @@
 // The GPU path. SyncBatchNorm's distributed function on each available device (CPU always, CUDA
-// when present) against the float64 CPU reference, float32 and bf16, channels-last; with CUDA and
-// NCCL: NCCL collectives at world size 1 and short bf16/fp16 training runs. On a machine without
+// when present) against the float64 CPU reference, float32 and bf16, channels-last; pinned uint8
+// batches normalized on the GPU; with CUDA and NCCL: NCCL collectives at world size 1 and short
+// bf16/fp16 training runs (fp16 with the loss scaler). On a machine without
 // a GPU the CUDA cases skip, saying so; tools/gpu-check.sh runs them on a GPU machine.
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "dist/mirror_communicator.h"
 #include "models/sync_batch_norm.h"
 #include "train/cli/config.h"
+#include "train/device.h"
 #include "train/run.h"
 #include "tests/test_support.h"
 #ifdef BNX_WITH_NCCL
@@ -63,6 +65,19 @@ TEST(SyncBatchNormOnDevice, MatchesFloat64CpuReference) {
       EXPECT_ALL_CLOSE(bn->running_var.cpu().to(torch::kFloat64), 0.8 + 0.2 * batch_var * 2 * n / (2 * n - 1), 1e-5, 1e-5);
     }
   }
+}
+
+// The loader's pinned uint8 batches, copied asynchronously and normalized on the GPU, equal the CPU
+// normalization (itself checked against the loader's float32 output by precision_test).
+TEST(Device, PinnedUint8BatchesNormalizeOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  torch::Tensor pixels = torch::randint(0, 256, {4, 3, 9, 7}, torch::kUInt8).pin_memory();  // (N, C, H, W)
+  const std::vector<double> mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225};
+  torch::Tensor on_gpu = train::images_to(pixels, torch::Device(torch::kCUDA, 0), mean, std);
+  ASSERT_TRUE(on_gpu.is_cuda());
+  ASSERT_EQ(on_gpu.scalar_type(), torch::kFloat32);
+  EXPECT_ALL_CLOSE(on_gpu.cpu(), train::images_to(pixels, torch::kCPU, mean, std), 1e-6, 1e-6);
 }
 
 #ifdef BNX_WITH_NCCL
