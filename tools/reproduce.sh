@@ -14,7 +14,10 @@
 # Options: --out DIR (default runs/reproduce), --variants "a b ...", --seeds "1 2 3", --set key=value
 # (every run), --threads N (per run; 1 makes runs comparable across machines), --no-build,
 # --only "NAME:SEED ..." (just these runs, in this order: two invocations with disjoint lists share
-# a 2-core machine as two lanes; a BN run with seed > 1 needs the finished baseline seeds).
+# a 2-core machine as two lanes; a BN run with seed > 1 needs the finished baseline seeds, or
+# --target), --target T (top-1 in [0, 1] for BN seeds > 1 while the baselines still run: set it
+# above the baseline's expected best; a later call with the final target continues any run that
+# stopped below it, and a run past it is done whatever target it was given).
 # Full mode continues the runs committed in docs/reproduction/runs (a run folder missing from --out
 # starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
 # "ended": a plateau, the target accuracy, or train.steps).
@@ -30,6 +33,7 @@ launcher=""
 build=1
 threads=1
 only=""
+target=""
 sets=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -43,6 +47,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --only) only=$2; shift 2 ;;
+    --target) target=$2; shift 2 ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -60,27 +65,41 @@ import json, sys
 e = json.load(open(sys.argv[1])).get("ended", "")
 print("" if e.startswith(("signal", "stopped")) else e)' "$1/run.json"
 }
-run() {  # run NAME SEED [--set ...]: train configs/NAME.yaml into $out/NAME_sSEED (resumable)
-  local name=$1 seed=$2
-  shift 2
+best_of_run() {  # best_of_run DIR: its best evaluation accuracy (0 without one)
+  [ -f "$1/metrics.jsonl" ] && python3 -c '
+import json, sys
+print(max([json.loads(l)["top1"] for l in open(sys.argv[1]) if "\"eval\"" in l] or [0]))' "$1/metrics.jsonl" || echo 0
+}
+run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED (resumable): to its
+  # plateau, or with TARGET until its top-1 reaches TARGET (done once it has, whatever it ended on)
+  local name=$1 seed=$2 to=${3:-}
   local dir="$out/${name}_s$seed"
+  local extra=()
+  [ -n "$to" ] && extra=(--set eval.stop_at_plateau=false --set eval.stop_at_top1="$to")
   if [ $quick = 0 ]; then
     if [ ! -f "$dir/metrics.jsonl" ] && [ -d "$committed/${name}_s$seed" ]; then
       mkdir -p "$dir"
       cp -r "$committed/${name}_s$seed/." "$dir/"
       echo "== $name, seed $seed: continuing the committed run ($committed/${name}_s$seed)"
     fi
-    local end
-    end=$(ended "$dir" || true)
-    if [ -n "$end" ]; then
-      echo "== $name, seed $seed: finished ($end)"
-      return
+    if [ -n "$to" ]; then
+      if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$(best_of_run "$dir")" "$to"; then
+        echo "== $name, seed $seed: reached $to"
+        return
+      fi
+    else
+      local end
+      end=$(ended "$dir" || true)
+      if [ -n "$end" ]; then
+        echo "== $name, seed $seed: finished ($end)"
+        return
+      fi
     fi
   fi
   echo "== $name, seed $seed"
   # shellcheck disable=SC2086
   $launcher build/bnx train --config "$configs/$name.yaml" --out "$out/${name}_s$seed" --resume auto \
-    --set train.seed="$seed" --set train.threads="$threads" "${sets[@]}" "$@"
+    --set train.seed="$seed" --set train.threads="$threads" "${sets[@]}" "${extra[@]}" "${quick_sets[@]}"
 }
 best_of() {  # best_of RUN...: the lowest of the runs' best evaluation accuracies
   python3 -c '
@@ -89,8 +108,10 @@ best = [max(json.loads(l)["top1"] for l in open(p + "/metrics.jsonl") if "\"eval
 print(min(best))' "$@"
 }
 
+quick_sets=()
 if [ $quick = 1 ]; then
-  run bn_x30 1 --set train.steps=2500 --set eval.stop_at_plateau=false
+  quick_sets=(--set train.steps=2500 --set eval.stop_at_plateau=false)
+  run bn_x30 1
   echo
   echo "== Figure 3 over the committed runs ($committed, trained earlier: see docs/reproduction.md)"
   echo "== and BN-x30 seed 1 trained live just now ($out/bn_x30_s1, 2500 steps)"
@@ -111,6 +132,7 @@ if [ $quick = 1 ]; then
 fi
 
 target_of_baseline() {
+  [ -n "$target" ] && { echo "$target"; return; }
   for s in 1 2; do
     [ -n "$(ended "$out/${baseline}_s$s")" ] || { echo "reproduce.sh: ${baseline}_s$s has not finished; its best accuracy is the target of BN seeds > 1" >&2; exit 2; }
   done
@@ -123,8 +145,8 @@ if [ -n "$only" ]; then
     if [ "$name" = "$baseline" ] || [ "$name" = "${baseline}_x5" ] || [ "$seed" = 1 ]; then
       run "$name" "$seed"
     else
-      target=$(target_of_baseline) || exit 2
-      run "$name" "$seed" --set eval.stop_at_plateau=false --set eval.stop_at_top1="$target"
+      to=$(target_of_baseline) || exit 2
+      run "$name" "$seed" "$to"
     fi
   done
   exit 0
@@ -132,14 +154,14 @@ fi
 
 for s in 1 2; do run "$baseline" "$s"; done
 [ -f "$configs/${baseline}_x5.yaml" ] && run "${baseline}_x5" 1
-target=$(best_of "$out/${baseline}"_s1 "$out/${baseline}"_s2)
-echo "== the baseline's best accuracy (lowest over its seeds): $target"
+final=$(best_of "$out/${baseline}"_s1 "$out/${baseline}"_s2)
+echo "== the baseline's best accuracy (lowest over its seeds): $final"
 for v in $variants; do
   for s in $seeds; do
     if [ "$s" = 1 ]; then
       run "$v" "$s"  # to its own plateau
     else
-      run "$v" "$s" --set eval.stop_at_plateau=false --set eval.stop_at_top1="$target"
+      run "$v" "$s" "$final"
     fi
   done
 done
