@@ -114,6 +114,13 @@ TEST(Trainer, NonFiniteLossStopsEveryRankWithoutCheckpoint) {
   comm->barrier();
   // Checkpoints of the finite steps before may exist; none of the poisoned step.
   for (const auto& path : list_checkpoints(dir.string())) EXPECT_LT(read_checkpoint(path).meta.step, failed_step);
+  // run.json records the divergence (tools/reproduce.sh counts such a run as ended).
+  if (comm->rank() == 0) {
+    std::ifstream in(dir / "run.json");
+    const auto run = nlohmann::json::parse(in);
+    EXPECT_EQ(run.value("ended", "").rfind("diverged: non-finite loss", 0), 0u) << run.dump();
+    EXPECT_EQ(run.value("ended_at_step", int64_t{-1}), failed_step - 1);
+  }
 }
 
 // With per-rank BN, evaluation and checkpoints use the running statistics averaged over ranks.

@@ -37,7 +37,8 @@ def main():
         log = folder + ".log"
         text = info.get("ended", "") or (open(log).read() if os.path.exists(log) else "")
         ended = ("plateau" if "plateau:" in text else "target" if "reached the target" in text
-                 else "steps" if text.startswith("finished:") else "")  # a signal: still unfinished
+                 else "steps" if text.startswith("finished:") else "diverged" if text.startswith("diverged:")
+                 else "")  # a signal: still unfinished
         if ended and not info.get("ended"):  # a run of an older bnx: record its end as bnx now does
             found = re.search(r"stopped at step \d+ \((.*)\); checkpoint", text)
             info["ended"] = found.group(1) if found else ended

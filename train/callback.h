@@ -36,6 +36,9 @@ class Callback {
   virtual void on_eval_end(Trainer&, const EvalResult&) {}
   /// After the last update.
   virtual void on_fit_end(Trainer&, FitEnd) {}
+  /// When a TrainingError (a non-finite loss) ends the run, on every rank, before it propagates;
+  /// nothing of the failed update is kept.
+  virtual void on_fit_failed(Trainer&, const std::string& /*what*/) {}
 };
 
 }  // namespace bnx::train

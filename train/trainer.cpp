@@ -87,7 +87,12 @@ FitEnd Trainer::fit() {
   model().train();
   for_each_callback([&](Callback& c) { c.on_fit_start(*this); });
   if (agree_to_stop(stop_requested_)) stopping_ = true;  // e.g. a resumed run that already ended on a plateau
-  while (step_ < total_steps_ && !stopping_) run_epoch();
+  try {
+    while (step_ < total_steps_ && !stopping_) run_epoch();
+  } catch (const TrainingError& e) {
+    for_each_callback([&](Callback& c) { c.on_fit_failed(*this, e.what()); });
+    throw;
+  }
   const FitEnd end = stopping_ ? FitEnd::kStopped : FitEnd::kFinished;
   for_each_callback([&](Callback& c) { c.on_fit_end(*this, end); });
   return end;

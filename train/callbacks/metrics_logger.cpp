@@ -75,10 +75,16 @@ void MetricsLogger::on_eval_end(Trainer& t, const EvalResult& result) {
 }
 
 void MetricsLogger::on_fit_end(Trainer& t, FitEnd end) {
+  write_end(t, end == FitEnd::kFinished  ? std::string("finished: train.steps")
+               : t.stop_reason().empty() ? std::string("stopped")
+                                         : t.stop_reason());
+}
+
+void MetricsLogger::on_fit_failed(Trainer& t, const std::string& what) { write_end(t, "diverged: " + what); }
+
+void MetricsLogger::write_end(Trainer& t, const std::string& how) {
   if (!log_) return;
-  header_["ended"] = end == FitEnd::kFinished  ? std::string("finished: train.steps")
-                     : t.stop_reason().empty() ? std::string("stopped")
-                                               : t.stop_reason();
+  header_["ended"] = how;
   header_["ended_at_step"] = t.steps_done();
   write_text(fs::path(out_dir_) / "run.json", header_.dump(2) + "\n");
 }

@@ -2,7 +2,8 @@
 // config), run.json (versions, world size, threads, sizes) at the start, then metrics.jsonl: a
 // "train" line every `every_steps` updates (means over them) and an "eval" line per evaluation.
 // At the end run.json also says how the run ended ("ended": "finished: train.steps", the stop
-// reason, e.g. a plateau or a signal; absent while running or after a crash) and at which step.
+// reason, e.g. a plateau or a signal, or "diverged: " and the error of a non-finite loss; absent
+// while running or after a crash) and at which step.
 #pragma once
 
 #include <chrono>
@@ -24,9 +25,11 @@ class MetricsLogger : public Callback {
   void on_step_end(Trainer& trainer, const StepStats& stats) override;
   void on_eval_end(Trainer& trainer, const EvalResult& result) override;
   void on_fit_end(Trainer& trainer, FitEnd end) override;
+  void on_fit_failed(Trainer& trainer, const std::string& what) override;
 
  private:
   double wall_time() const;
+  void write_end(Trainer& trainer, const std::string& how);
 
   std::string out_dir_, config_text_;
   int64_t every_steps_, resumed_from_step_;
