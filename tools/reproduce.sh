@@ -53,6 +53,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 out=${out:-runs/reproduce}
+bnx=${BNX:-build/bnx}  # BNX: another bnx binary (the tests' build)
 if [ $build = 1 ]; then
   tools/setup.sh
   tools/build.sh
@@ -98,7 +99,7 @@ run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED 
   fi
   echo "== $name, seed $seed"
   # shellcheck disable=SC2086
-  $launcher build/bnx train --config "$configs/$name.yaml" --out "$out/${name}_s$seed" --resume auto \
+  $launcher "$bnx" train --config "$configs/$name.yaml" --out "$out/${name}_s$seed" --resume auto \
     --set train.seed="$seed" --set train.threads="$threads" "${sets[@]}" "${extra[@]}" "${quick_sets[@]}" || {
     local code=$?
     case "$(ended "$dir")" in  # a divergence is a result (the paper's 5x-rate Inception diverged)
@@ -124,7 +125,7 @@ if [ $quick = 1 ]; then
   mkdir -p "$out/live"
   rm -rf "$out/live/bn_x30_live"
   cp -r "$out/bn_x30_s1" "$out/live/bn_x30_live"
-  build/bnx compare --seeds "$committed"/inception_s* "$committed"/bn_*_s* "$out/live/bn_x30_live" \
+  "$bnx" compare --seeds "$committed"/inception_s* "$committed"/bn_*_s* "$out/live/bn_x30_live" \
     --markdown "$out/table.md" --svg "$out/curves.svg" --log-x
   echo
   sed -n '/^| run /,$p' "$committed/README.md"
@@ -173,6 +174,6 @@ for v in $variants; do
 done
 echo
 echo "== Steps to the baseline's best accuracy over seeds (paper: Figure 3)"
-build/bnx compare --seeds "$out/${baseline}"_s* "$out"/bn_*_s* --markdown "$out/table.md" --svg "$out/curves.svg" --log-x
-[ -d "$out/${baseline}_x5_s1" ] && build/bnx compare "$out/${baseline}_x5_s1" "$out"/bn_*_s1 --markdown "$out/table_x5.md"
+"$bnx" compare --seeds "$out/${baseline}"_s* "$out"/bn_*_s* --markdown "$out/table.md" --svg "$out/curves.svg" --log-x
+[ -d "$out/${baseline}_x5_s1" ] && "$bnx" compare "$out/${baseline}_x5_s1" "$out"/bn_*_s1 --markdown "$out/table_x5.md"
 echo "table: $out/table.md"

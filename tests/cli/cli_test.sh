@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line behaviour of bnx, one case per ctest entry: cli_test.sh BNX CASE.
-# Cases: usage, sigterm, kill9, rank_failure, resize, eval, reproduce, imagenet.
+# Cases: usage, sigterm, kill9, rank_failure, resize, eval, reproduce, reproduce_lanes, imagenet.
 set -uo pipefail
 bnx=$1
 case_name=$2
@@ -190,6 +190,33 @@ reproduce)
   "$bnx" compare "$work/nowhere" >/dev/null 2>"$work/err"; code=$?
   check "missing metrics file exits 2" test $code = 2
   check "missing metrics file is named" grep -q "nowhere: cannot read" "$work/err"
+  ;;
+reproduce_lanes)
+  # tools/reproduce.sh's bookkeeping on tiny configs: a BN seed > 1 needs the baseline's target
+  # (refused, exit 2, without --target); --target stops it there, a rerun skips it, a higher target
+  # continues it from its checkpoint; a diverging run is recorded and the lane goes on.
+  repo=$(cd "$here/../.." && pwd)
+  mkdir -p "$work/cfg"
+  sed -e 's/steps: 300000 .*/steps: 60/' -e 's/lr: 0.0015 .*/lr: 10/' "$repo/configs/fashion_mnist/inception.yaml" >"$work/cfg/inception_x5.yaml"
+  sed -e 's/steps: 50000 .*/steps: 400/' -e 's/every_steps: 1000/every_steps: 50/' -e 's/every_steps: 10000/every_steps: 100/' \
+    "$repo/configs/fashion_mnist/mlp_bn.yaml" >"$work/cfg/bn_x5.yaml"
+  lanes() { BNX="$bnx" bash "$repo/tools/reproduce.sh" --no-build --configs "$work/cfg" --out "$work/out" "$@" >"$work/lane.log" 2>&1; }
+  best() { /usr/bin/python3 -c "import json,sys; print(max(json.loads(l)['top1'] for l in open(sys.argv[1]) if '\"eval\"' in l))" "$work/out/$1/metrics.jsonl"; }
+  lanes --only "bn_x5:2"; code=$?
+  check "a BN seed > 1 without the baselines or --target exits 2" test $code = 2
+  check "... naming the missing baseline" grep -q "inception_s1 has not finished" "$work/lane.log"
+  lanes --only "inception_x5:1 bn_x5:2" --target 0.6; code=$?
+  check "a lane with a diverging run finishes (exit $code)" test $code = 0
+  check "the divergence is recorded in run.json" grep -q '"ended": "diverged: non-finite loss' "$work/out/inception_x5_s1/run.json"
+  check "the lane went on to the next run" grep -q "reached the target 0.6" "$work/out/bn_x5_s2/run.json"
+  first=$(best bn_x5_s2)
+  check "the run stopped at its first evaluation at or above 0.6 ($first)" /usr/bin/python3 -c "import sys; sys.exit(0 if 0.6 <= float(sys.argv[1]) else 1)" "$first"
+  lanes --only "inception_x5:1 bn_x5:2" --target 0.6
+  check "a rerun skips the diverged run" grep -q "inception_x5, seed 1: finished (diverged" "$work/lane.log"
+  check "a rerun skips the run that reached its target" grep -q "bn_x5, seed 2: reached 0.6" "$work/lane.log"
+  lanes --only "bn_x5:2" --target 0.75
+  check "a higher target resumes the run" grep -q "resumed from .*ckpt_" "$work/lane.log"
+  check "... and trains on to it" /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.75 else 1)" "$(best bn_x5_s2)"
   ;;
 imagenet)
   # Every ImageNet config trains, unchanged except data.root, on a JPEG folder at 224 px (Fashion-
