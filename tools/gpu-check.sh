@@ -4,7 +4,8 @@
 # everything else from the device kit (tools/device-kit.sh), runs the CUDA tests and the CPU suites
 # that touch the device code, then, in this order (issue 17's points):
 #   gpu-run   configs/fashion_mnist/bn_x30.yaml on the GPU for 2,000 steps on the kit's Fashion-MNIST
-#             subset, its checkpoint evaluated on the CPU, then resumed on the GPU;
+#             subset, judged against CPU runs of the same (tools/gpu-vs-cpu.py, docs/gpu_reference),
+#             its checkpoint evaluated on the CPU, then resumed on the GPU;
 #   interop   the exported ResNet-50 against the machine's torchvision and safetensors;
 #   bench     ResNet-50 and BN-Inception training (bf16, channels-last, batch 128 and 256): bnx with
 #             SyncBatchNorm at one rank, with its distributed function (--mirror), with plain BN, and
@@ -162,6 +163,8 @@ if wanted gpu-run && fits 150 "GPU training run"; then
   {
     echo "GPU run of bn_x30 (2000 steps, resumed to 2100): last evaluation $(grep '"eval"' "$work/gpu_bn_x30/metrics.jsonl" | sed -n '$p')"
     echo "Its step-2000 checkpoint evaluated on the CPU: $(cat "$out/cpu_eval.json")"
+    echo
+    "$py" tools/gpu-vs-cpu.py "$out/gpu_bn_x30_metrics.jsonl" || true  # the verdict is in the text
   } >>"$md"
 fi
 
