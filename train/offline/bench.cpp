@@ -170,6 +170,9 @@ int bench_train(const std::string& name, const BenchTrainOptions& o, std::shared
     shape.classes = c.model.num_classes > 0 ? c.model.num_classes : c.data.kind == data::DatasetKind::kIdx ? 10 : 1000;
   }
   model.norm = o.norm;
+  if (o.mirror && o.norm != models::Norm::kSync) {
+    throw InputError("bench train --mirror times SyncBatchNorm's distributed function: use --norm sync");
+  }
   auto trainer = bench_trainer(model, shape, o.batch, o.threads, o.device, o.precision, std::move(world));
   if (o.mirror) {
     if (trainer->world().size() != 1) throw InputError("bench train --mirror: simulates the second rank itself; run it on one rank");
