@@ -19,6 +19,11 @@ torch::Tensor activate(torch::Tensor x, Activation activation) {
   return activation == Activation::kRelu ? torch::relu_(x) : torch::sigmoid_(x);
 }
 
+torch::Tensor norm_activate(SyncBatchNorm& bn, const torch::Tensor& x, Activation activation) {
+  if (bn && activation == Activation::kRelu) return bn->forward_relu(x);
+  return activate(bn ? bn->forward(x) : x, activation);
+}
+
 ConvNormActImpl::ConvNormActImpl(const ModelOptions& options, int64_t in, int64_t out, int64_t kernel,
                                  int64_t stride, int64_t padding, int64_t groups)
     : activation(options.activation) {
@@ -32,9 +37,7 @@ ConvNormActImpl::ConvNormActImpl(const ModelOptions& options, int64_t in, int64_
 }
 
 torch::Tensor ConvNormActImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = conv->forward(x);
-  if (bn) y = bn->forward(y);
-  return activate(y, activation);
+  return norm_activate(bn, conv->forward(x), activation);
 }
 
 void init_weights(torch::nn::Module& model, Init init) {

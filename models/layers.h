@@ -13,6 +13,10 @@ SyncBatchNorm make_norm(const ModelOptions& options, int64_t channels);
 /// The activation, in place on `x` (which must be a fresh intermediate).
 torch::Tensor activate(torch::Tensor x, Activation activation);
 
+/// activate(bn(x)), or activate(x) when `bn` is empty; BN and ReLU run as one kernel where
+/// SyncBatchNorm::forward_relu can.
+torch::Tensor norm_activate(SyncBatchNorm& bn, const torch::Tensor& x, Activation activation);
+
 /// conv (bias only without BN) -> BN -> activation; children "conv" and "bn".
 struct ConvNormActImpl : torch::nn::Module {
   ConvNormActImpl(const ModelOptions& options, int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,

@@ -26,9 +26,7 @@ Mlp::Mlp(const ModelOptions& options, int64_t input_features) : activation_(opti
 torch::Tensor Mlp::forward(torch::Tensor x) {
   x = x.flatten(1);  // (N, D)
   for (size_t i = 0; i < hidden_.size(); ++i) {
-    x = hidden_[i]->forward(x);  // (N, hidden)
-    if (norms_[i]) x = norms_[i]->forward(x);
-    x = activate(x, activation_);
+    x = norm_activate(norms_[i], hidden_[i]->forward(x), activation_);  // (N, hidden)
   }
   return out_->forward(x);
 }

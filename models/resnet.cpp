@@ -44,9 +44,9 @@ ResidualBlockImpl::ResidualBlockImpl(const ModelOptions& options, bool bottlenec
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = activate(norm(bn1, conv1->forward(x)), activation);
+  torch::Tensor y = norm_activate(bn1, conv1->forward(x), activation);
   if (conv3) {
-    y = activate(norm(bn2, conv2->forward(y)), activation);
+    y = norm_activate(bn2, conv2->forward(y), activation);
     y = norm(bn3, conv3->forward(y));
   } else {
     y = norm(bn2, conv2->forward(y));
@@ -116,9 +116,7 @@ ResNet::ResNet(int depth, const ModelOptions& options)
 }
 
 torch::Tensor ResNet::forward(torch::Tensor x) {
-  x = conv1->forward(layout(x));
-  if (bn1) x = bn1->forward(x);
-  x = activate(x, activation_);
+  x = norm_activate(bn1, conv1->forward(layout(x)), activation_);
   if (!small_input_) x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));  // (N, 512 * e, H/32, W/32)
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);                        // (N, 512 * e)

@@ -1,12 +1,17 @@
-// SyncBatchNorm forward/backward (see sync_batch_norm.h). The distributed path is a custom
-// autograd function. On the CPU its statistics are accumulated in float64 whatever the input dtype;
-// on CUDA it uses ATen's SyncBatchNorm kernels, which read half-precision inputs directly.
+// SyncBatchNorm forward/backward (see sync_batch_norm.h), as custom autograd functions: float32
+// CPU rows of adjacent channels on bnx's kernels (one rank or many); otherwise, over a group, on
+// the CPU with statistics accumulated in float64 whatever the input dtype, and on CUDA with ATen's
+// SyncBatchNorm kernels, which read half-precision inputs directly.
 #include "models/sync_batch_norm.h"
 
 #include <torch/custom_class.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <utility>
+
+#include "models/batch_norm_cpu.h"
 
 namespace bnx::models {
 namespace {
@@ -99,6 +104,97 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> cuda_backward(const torc
                                                       sums.narrow(0, c, c), one);
   return {dx, grad_weight, grad_bias};
 }
+
+// Float32 CPU inputs with rows of adjacent channels (channels-last, (N, C), channel slices), on one
+// rank or many (`comm` null = per-rank): the kernels of batch_norm_cpu.h, with the ReLU that
+// follows the layer fused when `relu`. Per-channel arithmetic is done in float64 in plain loops
+// (a few dozen values: tensor ops would cost more than the kernels at small sizes).
+struct RowsBatchNormFunction : torch::autograd::Function<RowsBatchNormFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
+                               double eps, double momentum, std::shared_ptr<dist::Communicator> comm, bool relu) {
+    const int64_t c = x.size(1);
+    const int64_t local_count = x.numel() / c;
+    // Sums shifted by the running mean (identical on all ranks), so sums of squares do not cancel.
+    torch::Tensor shift = running.mean.defined() ? running.mean : torch::zeros({c});
+    torch::Tensor stats = torch::empty({2 * c + 1}, torch::kFloat64);  // [count, sum(C), sum of squares(C)]
+    stats[0] = static_cast<double>(local_count);
+    stats.narrow(0, 1, 2 * c).copy_(cpu_bn::shifted_sums(x, shift));
+    if (comm) comm->allreduce(stats, dist::ReduceOp::kSum);
+    const double* s = stats.data_ptr<double>();
+    const double n = s[0];
+    if (local_count <= 1 && n <= 1) {  // a rank holding > 1 knows the sum is > 1
+      const std::string what = "SyncBatchNorm: expected more than 1 value per channel in the global batch (got " +
+                               std::to_string(static_cast<int64_t>(n)) + ", input " + c10::str(x.sizes()) +
+                               " on this rank)";
+      if (comm) dist::fail(*comm, what);
+      TORCH_CHECK(false, what);
+    }
+    torch::Tensor mean = torch::empty({c}), invstd = torch::empty({c});    // (C,) float32
+    torch::Tensor scale = torch::empty({c}), offset = torch::empty({c});   // (C,) float32
+    float *mean_p = mean.data_ptr<float>(), *invstd_p = invstd.data_ptr<float>();
+    float *scale_p = scale.data_ptr<float>(), *offset_p = offset.data_ptr<float>();
+    const float* k = shift.data_ptr<float>();
+    const float* w = weight.data_ptr<float>();
+    const float* b = bias.data_ptr<float>();
+    float* rm = running.mean.defined() ? running.mean.data_ptr<float>() : nullptr;
+    float* rv = running.var.defined() ? running.var.data_ptr<float>() : nullptr;
+    for (int64_t j = 0; j < c; ++j) {
+      const double shifted_mean = s[1 + j] / n;
+      const double m = k[j] + shifted_mean;
+      const double var = std::max(s[1 + c + j] / n - shifted_mean * shifted_mean, 0.0);  // biased
+      const double is = 1.0 / std::sqrt(var + eps);
+      mean_p[j] = static_cast<float>(m);
+      invstd_p[j] = static_cast<float>(is);
+      scale_p[j] = static_cast<float>(w[j] * is);
+      offset_p[j] = static_cast<float>(b[j] - m * w[j] * is);
+      if (rm) {
+        rm[j] = static_cast<float>((1 - momentum) * rm[j] + momentum * m);
+        rv[j] = static_cast<float>((1 - momentum) * rv[j] + momentum * var * n / (n - 1));
+      }
+    }
+    torch::Tensor y = cpu_bn::normalize(x, scale, offset, relu);
+    ctx->save_for_backward({x, relu ? y : torch::Tensor(), weight, mean, invstd});
+    ctx->saved_data["count"] = n;
+    if (comm) ctx->saved_data["comm"] = c10::make_intrusive<CommHolder>(std::move(comm));
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];       // (N, C, *) rows
+    const torch::Tensor& y = saved[1];       // the ReLU's output, or undefined
+    const torch::Tensor& weight = saved[2];  // (C,)
+    const torch::Tensor& mean = saved[3];    // (C,) float32
+    const torch::Tensor& invstd = saved[4];  // (C,) float32
+    const double n = ctx->saved_data["count"].toDouble();
+    const int64_t c = x.size(1);
+    torch::Tensor dy = cpu_bn::as_rows(grads[0]);
+    torch::Tensor sums = cpu_bn::backward_sums(dy, y, x, mean);  // (2C,) [sum dz, sum dz (x - mean)]
+    // This rank's parameter gradients (the gradient reducer averages them).
+    torch::Tensor grad_bias = sums.narrow(0, 0, c).to(torch::kFloat32);
+    torch::Tensor grad_weight = (sums.narrow(0, c, c) * invstd).to(torch::kFloat32);
+    if (ctx->saved_data.count("comm")) {
+      ctx->saved_data["comm"].toCustomClass<CommHolder>()->comm->allreduce(sums, dist::ReduceOp::kSum);
+    }
+    // dx = w invstd (dz - mean(dz) - xhat mean(dz xhat)) = a (dz - mean(dz)) + b (x - mean).
+    torch::Tensor a = torch::empty({c}), mean_dz = torch::empty({c}), coef = torch::empty({c});  // (C,) float32
+    const double* s = sums.data_ptr<double>();
+    const float *invstd_p = invstd.data_ptr<float>(), *w = weight.data_ptr<float>();
+    float *a_p = a.data_ptr<float>(), *mean_dz_p = mean_dz.data_ptr<float>(), *coef_p = coef.data_ptr<float>();
+    for (int64_t j = 0; j < c; ++j) {
+      const double is = invstd_p[j];
+      const double aj = w[j] * is;
+      a_p[j] = static_cast<float>(aj);
+      mean_dz_p[j] = static_cast<float>(s[j] / n);
+      coef_p[j] = static_cast<float>(-aj * is * is * s[c + j] / n);
+    }
+    torch::Tensor dx = cpu_bn::backward_input(dy, y, x, mean, a, mean_dz, coef);
+    return {dx, grad_weight, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
 
 struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> {
   // x: (N, C, *); weight/bias: (C,) (ones/zeros when not affine). Every tensor stays on x's device
@@ -256,7 +352,11 @@ void SyncBatchNormImpl::set_group(std::shared_ptr<dist::Communicator> group) {
   }
 }
 
-torch::Tensor SyncBatchNormImpl::forward(const torch::Tensor& x) {
+torch::Tensor SyncBatchNormImpl::forward(const torch::Tensor& x) { return normalize(x, false); }
+
+torch::Tensor SyncBatchNormImpl::forward_relu(const torch::Tensor& x) { return normalize(x, true); }
+
+torch::Tensor SyncBatchNormImpl::normalize(const torch::Tensor& x, bool relu) {
   const int64_t c = options_.num_features();
   TORCH_CHECK(x.dim() >= 2 && x.dim() <= 4, "SyncBatchNorm: expected 2D, 3D or 4D input (got ", x.dim(), "D)");
   TORCH_CHECK(x.size(1) == c, "SyncBatchNorm: expected ", c, " channels, got input of shape ", x.sizes());
@@ -268,18 +368,36 @@ torch::Tensor SyncBatchNormImpl::forward(const torch::Tensor& x) {
   }
   const bool use_batch_stats = is_training() || !options_.track_running_stats();
   // As PyTorch's SyncBatchNorm, statistics are synchronized in training mode only.
-  if (!is_training() || !group_ || group_->size() == 1) {
-    TORCH_CHECK(!use_batch_stats || x.numel() / c > 1,
-                "SyncBatchNorm: expected more than 1 value per channel when training (got input ", x.sizes(), ")");
-    // cuDNN where LibTorch enables it (GPU); the CPU kernel is the same either way.
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, factor,
-                             options_.eps(), at::globalContext().userEnabledCuDNN());
-  }
+  const bool synchronized = is_training() && group_ && group_->size() > 1;
   const auto param_options = x.options().dtype(accumulate_type(x));
   torch::Tensor w = weight.defined() ? weight : torch::ones({c}, param_options);
   torch::Tensor b = bias.defined() ? bias : torch::zeros({c}, param_options);
-  return SyncBatchNormFunction::apply(x, w, b, RunningStats{running_mean, running_var}, options_.eps(), factor,
-                                     group_);
+  if (use_batch_stats && uses_row_kernels(x)) {
+    if (!synchronized) {
+      TORCH_CHECK(x.numel() / c > 1, "SyncBatchNorm: expected more than 1 value per channel when training (got input ",
+                  x.sizes(), ")");
+    }
+    return RowsBatchNormFunction::apply(x, w, b, RunningStats{running_mean, running_var}, options_.eps(), factor,
+                                        synchronized ? group_ : nullptr, relu);
+  }
+  torch::Tensor y;
+  if (!synchronized) {
+    TORCH_CHECK(!use_batch_stats || x.numel() / c > 1,
+                "SyncBatchNorm: expected more than 1 value per channel when training (got input ", x.sizes(), ")");
+    // cuDNN where LibTorch enables it (GPU).
+    y = torch::batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, factor, options_.eps(),
+                          at::globalContext().userEnabledCuDNN());
+  } else {
+    y = SyncBatchNormFunction::apply(x, w, b, RunningStats{running_mean, running_var}, options_.eps(), factor, group_);
+  }
+  return relu ? torch::relu_(y) : y;
+}
+
+bool SyncBatchNormImpl::uses_row_kernels(const torch::Tensor& x) const {
+  const auto f32 = torch::kFloat32;
+  return x.device().is_cpu() && x.scalar_type() == f32 && cpu_bn::row_stride(x).has_value() &&
+         (!weight.defined() || weight.scalar_type() == f32) &&
+         (!running_mean.defined() || running_mean.scalar_type() == f32);
 }
 
 void SyncBatchNormImpl::reset_running_stats() {

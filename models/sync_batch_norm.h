@@ -5,9 +5,12 @@
 // CUDA, ATen's SyncBatchNorm kernels with one allgather of 2C+1 values per rank (mean, invstd,
 // count; half-precision inputs are read directly). Backward sends one allreduce of 2C values (sum
 // of dy, sum of dy * (x - mean)).
-// Without a communicator, or with a group of one rank, it computes exactly what
-// torch::nn::BatchNorm{1,2}d computes (it calls the same ATen kernel), so the "batch" (per-rank)
-// and "sync" norms of bnx share one module type and one state-dict layout.
+// Float32 CPU inputs whose channels are adjacent in memory (channels-last, (N, C)) are normalized
+// by bnx's own kernels (models/batch_norm_cpu.h: 3-7x faster than ATen's at small channel counts,
+// with the following ReLU fused through forward_relu), on one rank or many. Without a
+// communicator, or with a group of one rank, any other input goes through ATen's batch-norm kernel
+// as torch::nn::BatchNorm{1,2}d. The "batch" (per-rank) and "sync" norms of bnx share one module
+// type and one state-dict layout.
 #pragma once
 
 #include <torch/torch.h>
@@ -37,6 +40,8 @@ class SyncBatchNormImpl : public torch::nn::Module {
 
   /// x: (N, C), (N, C, L) or (N, C, H, W), any memory format. N may be 0 on some ranks in training.
   torch::Tensor forward(const torch::Tensor& x);
+  /// relu(forward(x)), in one pass over the data for float32 CPU inputs with adjacent channels.
+  torch::Tensor forward_relu(const torch::Tensor& x);
 
   /// Synchronizes statistics over `group` (nullptr = per-rank). Collective over `group`: the running
   /// statistics become their average over it (forward needs them equal across the group).
@@ -54,6 +59,10 @@ class SyncBatchNormImpl : public torch::nn::Module {
   torch::Tensor running_mean, running_var, num_batches_tracked;  // (C,), (C,), () int64
 
  private:
+  torch::Tensor normalize(const torch::Tensor& x, bool relu);
+  /// Training-mode float32 CPU inputs of rows of adjacent channels: models/batch_norm_cpu.h.
+  bool uses_row_kernels(const torch::Tensor& x) const;
+
   SyncBatchNormOptions options_;
   std::shared_ptr<dist::Communicator> group_;
 };

@@ -25,7 +25,7 @@ struct Case {
 std::vector<int64_t> shard_sizes(const std::string& kind, int w) {
   std::vector<int64_t> sizes(w, 4);
   for (int r = 0; r < w; ++r) {
-    if (kind == "unequal") sizes[r] = 2 + 3 * r;
+    if (kind == "unequal") sizes[r] = 3 + 3 * r;  // at least 3: 2 values make BN's input gradient 0 up to rounding
     if (kind == "empty" && w > 1 && r == w - 1) sizes[r] = 0;
   }
   return sizes;
@@ -121,6 +121,49 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"f32_4d_channels_last_empty", torch::kFloat32, true, true, "empty", 0.5, 1e-5},
                       Case{"f32_2d_unequal", torch::kFloat32, false, false, "unequal", 0.0, 1e-5}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+// BN + ReLU in one kernel (float32, channels adjacent: models/batch_norm_cpu.h) over the ranks:
+// input channels sliced out of a wider channels-last tensor and the gradient handed back the same
+// way (strided rows, as in an Inception block), against relu(BN) on the global batch in float64.
+TEST(SyncBatchNorm, ForwardReluOnStridedRowsEqualsTheGlobalBatch) {
+  auto comm = world();
+  const int w = comm->size(), r = comm->rank();
+  auto sizes = shard_sizes("unequal", w);
+  int64_t total = 0, begin = 0;
+  for (int i = 0; i < w; ++i) {
+    if (i < r) begin += sizes[i];
+    total += sizes[i];
+  }
+  auto slice = [](const torch::Tensor& t) {  // (N, 3, H, W) float32 with rows 7 floats apart
+    torch::Tensor wide = torch::zeros({t.size(0), 7, t.size(2), t.size(3)}).contiguous(torch::MemoryFormat::ChannelsLast);
+    wide.narrow(1, 4, 3).copy_(t);
+    return wide.narrow(1, 4, 3);
+  };
+  SyncBatchNorm bn(SyncBatchNormOptions(3).momentum(0.3), comm);
+  torch::Tensor rm = torch::zeros({3}, torch::kFloat64), rv = torch::ones({3}, torch::kFloat64);
+  for (int64_t step = 0; step < 2; ++step) {
+    torch::Tensor x_all = global_batch(total, true, step, 0.5, torch::kFloat32);
+    torch::Tensor g_all = global_batch(total, true, 1000 + step, 0.0, torch::kFloat32);
+    torch::Tensor x = slice(x_all.narrow(0, begin, sizes[r])).requires_grad_(true);
+    torch::Tensor y = bn->forward_relu(x);
+    auto grads = torch::autograd::grad({y}, {x, bn->weight, bn->bias}, {slice(g_all.narrow(0, begin, sizes[r]))});
+    comm->allreduce(grads[1], dist::ReduceOp::kSum);
+    comm->allreduce(grads[2], dist::ReduceOp::kSum);
+
+    torch::Tensor xr = x_all.to(torch::kFloat64).requires_grad_(true);
+    torch::Tensor wr = torch::ones({3}, torch::kFloat64).requires_grad_(true);
+    torch::Tensor br = torch::zeros({3}, torch::kFloat64).requires_grad_(true);
+    torch::Tensor yr = torch::relu(torch::batch_norm(xr, wr, br, rm, rv, true, 0.3, 1e-5, false));
+    auto ref = torch::autograd::grad({yr}, {xr, wr, br}, {g_all.to(torch::kFloat64)});
+    SCOPED_TRACE("step " + std::to_string(step));
+    EXPECT_ALL_CLOSE(y, yr.narrow(0, begin, sizes[r]), 1e-5, 1e-5);
+    EXPECT_ALL_CLOSE(grads[0], ref[0].narrow(0, begin, sizes[r]), 1e-4, 1e-5);
+    EXPECT_ALL_CLOSE(grads[1], ref[1], 1e-4, 1e-4);
+    EXPECT_ALL_CLOSE(grads[2], ref[2], 1e-4, 1e-4);
+    EXPECT_ALL_CLOSE(bn->running_mean, rm, 1e-6, 1e-6);
+    EXPECT_ALL_CLOSE(bn->running_var, rv, 1e-6, 1e-6);
+  }
+}
 
 // Autocast's half-precision activations: bf16 inputs, float32 parameters and running statistics.
 // Statistics and math run in float32 (float64 sums), so the output is the float64 reference
