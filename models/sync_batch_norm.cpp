@@ -380,6 +380,11 @@ torch::Tensor SyncBatchNormImpl::normalize(const torch::Tensor& x, bool relu) {
     return RowsBatchNormFunction::apply(x, w, b, RunningStats{running_mean, running_var}, options_.eps(), factor,
                                         synchronized ? group_ : nullptr, relu);
   }
+  if (!use_batch_stats && !torch::GradMode::is_enabled() && uses_row_kernels(x)) {
+    // Inference with the running statistics (evaluation): one pass, ReLU included.
+    torch::Tensor scale = w * (running_var + options_.eps()).rsqrt();  // (C,)
+    return cpu_bn::normalize(x, scale, b - running_mean * scale, relu);
+  }
   torch::Tensor y;
   if (!synchronized) {
     TORCH_CHECK(!use_batch_stats || x.numel() / c > 1,

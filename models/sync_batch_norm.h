@@ -60,7 +60,8 @@ class SyncBatchNormImpl : public torch::nn::Module {
 
  private:
   torch::Tensor normalize(const torch::Tensor& x, bool relu);
-  /// Training-mode float32 CPU inputs of rows of adjacent channels: models/batch_norm_cpu.h.
+  /// Float32 CPU inputs of rows of adjacent channels: models/batch_norm_cpu.h (training, and
+  /// inference without autograd).
   bool uses_row_kernels(const torch::Tensor& x) const;
 
   SyncBatchNormOptions options_;

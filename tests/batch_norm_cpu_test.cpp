@@ -111,7 +111,8 @@ TEST(BatchNormCpu, RowStrideOfLayouts) {
   EXPECT_TRUE(torch::equal(rows, nchw));
 }
 
-// Training statistics are the batch's; in eval mode the running ones (ATen's path), then ReLU.
+// Eval mode normalizes with the running statistics: bnx's kernel without autograd (evaluation),
+// ATen's with it; ReLU or not.
 TEST(BatchNormCpu, EvalModeUsesRunningStatistics) {
   SyncBatchNorm bn(SyncBatchNormOptions(4));
   {
@@ -119,14 +120,17 @@ TEST(BatchNormCpu, EvalModeUsesRunningStatistics) {
     bn->running_mean.copy_(torch::tensor({0.5, -1.0, 2.0, 0.0}));
     bn->running_var.copy_(torch::tensor({4.0, 1.0, 0.25, 9.0}));
     bn->weight.copy_(torch::tensor({1.0, 2.0, -1.0, 0.5}));
+    bn->bias.copy_(torch::tensor({0.1, 0.0, -0.2, 0.3}));
   }
   bn->eval();
+  auto channel = [](const torch::Tensor& t) { return t.detach().view({1, 4, 1, 1}); };
   torch::Tensor x = torch::randn({3, 4, 2, 2}).contiguous(torch::MemoryFormat::ChannelsLast);
-  torch::Tensor expected = torch::relu((x - bn->running_mean.view({1, 4, 1, 1})) /
-                                       (bn->running_var.view({1, 4, 1, 1}) + 1e-5).sqrt() *
-                                       bn->weight.view({1, 4, 1, 1}));
+  torch::Tensor expected = (x - channel(bn->running_mean)) / (channel(bn->running_var) + 1e-5).sqrt() *
+                               channel(bn->weight) + channel(bn->bias);
+  EXPECT_ALL_CLOSE(bn->forward_relu(x), torch::relu(expected), 1e-5, 1e-6);  // autograd on: ATen
   torch::NoGradGuard no_grad;
-  EXPECT_ALL_CLOSE(bn->forward_relu(x), expected, 1e-5, 1e-6);
+  EXPECT_ALL_CLOSE(bn->forward_relu(x), torch::relu(expected), 1e-5, 1e-6);
+  EXPECT_ALL_CLOSE(bn->forward(x), expected, 1e-5, 1e-6);
 }
 
 }  // namespace
