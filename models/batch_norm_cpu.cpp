@@ -1,8 +1,12 @@
 // CPU batch-norm kernels over rows of adjacent channels (see batch_norm_cpu.h). The loops run over
 // rows with the channels innermost, so the compiler vectorizes them across channels; on x86-64 GCC
 // also builds an AVX2 version of each loop, chosen at load time when the CPU has it. Sums are
-// accumulated in float32 over blocks of 32 rows and in float64 across blocks.
+// accumulated in float32 over blocks of 32 rows and in float64 across blocks. Chunks of 1024 rows
+// run in parallel over the intra-op threads; their sums are added in a fixed order, so results do
+// not depend on the number of threads.
 #include "models/batch_norm_cpu.h"
+
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <vector>
@@ -16,7 +20,8 @@
 namespace bnx::models::cpu_bn {
 namespace {
 
-constexpr int64_t kBlock = 32;  // rows summed in float32 before the float64 accumulation
+constexpr int64_t kBlock = 32;    // rows summed in float32 before the float64 accumulation
+constexpr int64_t kChunk = 1024;  // rows a thread takes at a time (a multiple of kBlock)
 
 struct Rows {
   const float* data;
@@ -168,7 +173,9 @@ struct Split {
       wide_rows = rows / repeat;
     }
   }
-  Rows wide(Rows x) const { return {x.data, wide_rows, x.channels * repeat, x.channels * repeat}; }
+  Rows wide(Rows x) const {
+    return x.data ? Rows{x.data, wide_rows, x.channels * repeat, x.channels * repeat} : x;
+  }
   Rows rest(Rows x) const {
     const int64_t done = wide_rows * repeat;
     return {x.data ? x.data + done * x.stride : nullptr, x.rows - done, x.channels, x.stride};
@@ -178,13 +185,43 @@ struct Split {
     for (int64_t i = 0; i < repeat; ++i) std::copy(values, values + c, out.begin() + i * c);
     return out;
   }
-  // Adds the wide part's sums (`repeat` copies of C) into `sums` (C).
+  // Adds the wide part's two sums per value ([first (repeat * C), second (repeat * C)]) into
+  // `sums` ([first (C), second (C)]).
   void fold(const std::vector<double>& wide_sums, int64_t c, double* sums) const {
-    for (int64_t i = 0; i < repeat; ++i) {
-      for (int64_t j = 0; j < c; ++j) sums[j] += wide_sums[i * c + j];
+    for (int64_t half = 0; half < 2; ++half) {
+      for (int64_t i = 0; i < repeat; ++i) {
+        for (int64_t j = 0; j < c; ++j) sums[half * c + j] += wide_sums[(half * repeat + i) * c + j];
+      }
     }
   }
 };
+
+// Rows [begin, end) of x (x itself when it has no data: the absent ReLU output).
+Rows part(Rows x, int64_t begin, int64_t end) {
+  return {x.data ? x.data + begin * x.stride : nullptr, end - begin, x.channels, x.stride};
+}
+
+// Runs kernel(begin, end) over chunks of kChunk of `rows` rows, in parallel over intra-op threads.
+template <class Kernel>
+void for_chunks(int64_t rows, const Kernel& kernel) {
+  const int64_t chunks = (rows + kChunk - 1) / kChunk;
+  at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) kernel(i * kChunk, std::min(rows, (i + 1) * kChunk));
+  });
+}
+
+// Runs kernel(begin, end, partial) over chunks as for_chunks, each writing `n` sums into its own
+// zeroed `partial`, then adds them into `out` in chunk order: the result does not depend on the
+// number of threads.
+template <class Kernel>
+void sum_chunks(int64_t rows, int64_t n, double* out, const Kernel& kernel) {
+  const int64_t chunks = (rows + kChunk - 1) / kChunk;
+  std::vector<double> partial(chunks * n, 0.0);
+  for_chunks(rows, [&](int64_t begin, int64_t end) { kernel(begin, end, partial.data() + begin / kChunk * n); });
+  for (int64_t i = 0; i < chunks; ++i) {
+    for (int64_t j = 0; j < n; ++j) out[j] += partial[i * n + j];
+  }
+}
 
 bool contiguous_rows(std::initializer_list<Rows> operands) {
   for (const Rows& r : operands) {
@@ -193,8 +230,16 @@ bool contiguous_rows(std::initializer_list<Rows> operands) {
   return true;
 }
 
-void check_same_sizes(const torch::Tensor& t, const torch::Tensor& x, const char* what) {
-  TORCH_CHECK(t.sizes() == x.sizes(), "batch_norm_cpu: ", what, " has sizes ", t.sizes(), ", x has ", x.sizes());
+// Backward's operands; y.data is null without ReLU.
+struct Operands {
+  Rows dy, y, x;
+};
+Operands backward_operands(const torch::Tensor& dy, const torch::Tensor& y, const torch::Tensor& x) {
+  for (const auto& [t, what] : {std::pair{&dy, "dy"}, std::pair{&y, "y"}}) {
+    TORCH_CHECK(!t->defined() || t->sizes() == x.sizes(), "batch_norm_cpu: ", what, " has sizes ", t->sizes(),
+                ", x has ", x.sizes());
+  }
+  return {rows_of(dy, "dy"), y.defined() ? rows_of(y, "y") : Rows{nullptr, 0, 0, 0}, rows_of(x, "x")};
 }
 
 }  // namespace
@@ -235,13 +280,19 @@ torch::Tensor shifted_sums(const torch::Tensor& x, const torch::Tensor& shift) {
   torch::Tensor sums = torch::zeros({2 * c}, torch::kFloat64);
   double* s = sums.data_ptr<double>();
   Split split(rx.rows, c, contiguous_rows({rx}));
+  // Chunk sums: [sum (n / 2), sum of squares (n / 2)] of the rows' width.
+  auto sums_over = [](Rows rows, const float* shift, double* out) {
+    const int64_t w = rows.channels;
+    sum_chunks(rows.rows, 2 * w, out, [&](int64_t begin, int64_t end, double* partial) {
+      sums_kernel(part(rows, begin, end), shift, partial, partial + w);
+    });
+  };
   if (split.wide_rows > 0) {
     std::vector<double> wide(2 * c * split.repeat);
-    sums_kernel(split.wide(rx), split.repeated(k, c).data(), wide.data(), wide.data() + c * split.repeat);
+    sums_over(split.wide(rx), split.repeated(k, c).data(), wide.data());
     split.fold(wide, c, s);
-    split.fold(std::vector<double>(wide.begin() + c * split.repeat, wide.end()), c, s + c);
   }
-  sums_kernel(split.rest(rx), k, s, s + c);
+  sums_over(split.rest(rx), k, s);
   return sums;
 }
 
@@ -253,51 +304,46 @@ torch::Tensor normalize(const torch::Tensor& x, const torch::Tensor& scale, cons
   torch::Tensor y = empty_rows(x);
   float* out = y.data_ptr<float>();
   Split split(rx.rows, c, contiguous_rows({rx}));
+  auto normalize_over = [relu](Rows rows, const float* scale_values, const float* offset_values, float* y_rows) {
+    for_chunks(rows.rows, [&](int64_t begin, int64_t end) {
+      normalize_kernel(part(rows, begin, end), scale_values, offset_values, relu, y_rows + begin * rows.channels);
+    });
+  };
   if (split.wide_rows > 0) {
-    normalize_kernel(split.wide(rx), split.repeated(s, c).data(), split.repeated(o, c).data(), relu, out);
+    normalize_over(split.wide(rx), split.repeated(s, c).data(), split.repeated(o, c).data(), out);
   }
-  normalize_kernel(split.rest(rx), s, o, relu, out + split.wide_rows * split.repeat * c);
+  normalize_over(split.rest(rx), s, o, out + split.wide_rows * split.repeat * c);
   return y;
 }
 
 torch::Tensor backward_sums(const torch::Tensor& dy, const torch::Tensor& y, const torch::Tensor& x,
                             const torch::Tensor& mean) {
-  check_same_sizes(dy, x, "dy");
-  Rows rx = rows_of(x, "x");
-  Rows rdy = rows_of(dy, "dy");
-  Rows ry{nullptr, 0, 0, 0};
-  if (y.defined()) {
-    check_same_sizes(y, x, "y");
-    ry = rows_of(y, "y");
-  }
+  const auto [rdy, ry, rx] = backward_operands(dy, y, x);
   const int64_t c = rx.channels;
   const float* m = channel_values(mean, c, "mean");
   torch::Tensor sums = torch::zeros({2 * c}, torch::kFloat64);
   double* s = sums.data_ptr<double>();
   Split split(rx.rows, c, contiguous_rows({rx, rdy, ry}));
+  auto sums_over = [](Rows g, Rows out, Rows in, const float* mean_values, double* result) {
+    const int64_t w = in.channels;
+    sum_chunks(in.rows, 2 * w, result, [&](int64_t begin, int64_t end, double* partial) {
+      backward_sums_kernel(part(g, begin, end), part(out, begin, end), part(in, begin, end), mean_values, partial,
+                           partial + w);
+    });
+  };
   if (split.wide_rows > 0) {
-    const int64_t wc = c * split.repeat;
-    std::vector<double> wide(2 * wc);
-    backward_sums_kernel(split.wide(rdy), ry.data ? split.wide(ry) : ry, split.wide(rx), split.repeated(m, c).data(),
-                         wide.data(), wide.data() + wc);
+    std::vector<double> wide(2 * c * split.repeat);
+    sums_over(split.wide(rdy), split.wide(ry), split.wide(rx), split.repeated(m, c).data(), wide.data());
     split.fold(wide, c, s);
-    split.fold(std::vector<double>(wide.begin() + wc, wide.end()), c, s + c);
   }
-  backward_sums_kernel(split.rest(rdy), split.rest(ry), split.rest(rx), m, s, s + c);
+  sums_over(split.rest(rdy), split.rest(ry), split.rest(rx), m, s);
   return sums;
 }
 
 torch::Tensor backward_input(const torch::Tensor& dy, const torch::Tensor& y, const torch::Tensor& x,
                              const torch::Tensor& mean, const torch::Tensor& a, const torch::Tensor& mean_dz,
                              const torch::Tensor& b) {
-  check_same_sizes(dy, x, "dy");
-  Rows rx = rows_of(x, "x");
-  Rows rdy = rows_of(dy, "dy");
-  Rows ry{nullptr, 0, 0, 0};
-  if (y.defined()) {
-    check_same_sizes(y, x, "y");
-    ry = rows_of(y, "y");
-  }
+  const auto [rdy, ry, rx] = backward_operands(dy, y, x);
   const int64_t c = rx.channels;
   const float* m = channel_values(mean, c, "mean");
   const float* pa = channel_values(a, c, "a");
@@ -306,12 +352,18 @@ torch::Tensor backward_input(const torch::Tensor& dy, const torch::Tensor& y, co
   torch::Tensor dx = empty_rows(x);
   float* out = dx.data_ptr<float>();
   Split split(rx.rows, c, contiguous_rows({rx, rdy, ry}));
+  auto input_over = [](Rows g, Rows y_rows, Rows in, const float* mean_values, const float* a_values,
+                       const float* mean_dz_values, const float* b_values, float* dx_rows) {
+    for_chunks(in.rows, [&](int64_t begin, int64_t end) {
+      backward_input_kernel(part(g, begin, end), part(y_rows, begin, end), part(in, begin, end), mean_values,
+                            a_values, mean_dz_values, b_values, dx_rows + begin * in.channels);
+    });
+  };
   if (split.wide_rows > 0) {
-    backward_input_kernel(split.wide(rdy), ry.data ? split.wide(ry) : ry, split.wide(rx), split.repeated(m, c).data(),
-                          split.repeated(pa, c).data(), split.repeated(pm, c).data(), split.repeated(pb, c).data(), out);
+    input_over(split.wide(rdy), split.wide(ry), split.wide(rx), split.repeated(m, c).data(),
+               split.repeated(pa, c).data(), split.repeated(pm, c).data(), split.repeated(pb, c).data(), out);
   }
-  backward_input_kernel(split.rest(rdy), split.rest(ry), split.rest(rx), m, pa, pm, pb,
-                        out + split.wide_rows * split.repeat * c);
+  input_over(split.rest(rdy), split.rest(ry), split.rest(rx), m, pa, pm, pb, out + split.wide_rows * split.repeat * c);
   return dx;
 }
 

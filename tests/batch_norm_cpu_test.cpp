@@ -111,6 +111,27 @@ TEST(BatchNormCpu, RowStrideOfLayouts) {
   EXPECT_TRUE(torch::equal(rows, nchw));
 }
 
+// Chunks of rows run on the intra-op threads and their sums are added in a fixed order: 1 and 3
+// threads give identical bits (contiguous rows, and strided rows of a channel slice).
+TEST(BatchNormCpu, ResultsDoNotDependOnTheThreadCount) {
+  auto gen = at::detail::createCPUGenerator(3);
+  torch::Tensor wide = torch::randn({16, 11, 64, 64}, gen).contiguous(torch::MemoryFormat::ChannelsLast);
+  for (torch::Tensor x : {wide.narrow(1, 0, 8).contiguous(torch::MemoryFormat::ChannelsLast), wide.narrow(1, 2, 8)}) {
+    std::vector<torch::Tensor> results;
+    const int threads = at::get_num_threads();
+    for (int t : {1, 3}) {
+      at::set_num_threads(t);
+      SyncBatchNorm bn(SyncBatchNormOptions(8));
+      torch::Tensor xi = x.detach().requires_grad_(true);
+      torch::Tensor y = bn->forward_relu(xi);
+      auto g = torch::autograd::grad({y}, {xi, bn->weight}, {x.detach()});
+      results.insert(results.end(), {y, g[0], g[1], bn->running_var.clone()});
+    }
+    at::set_num_threads(threads);
+    for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(torch::equal(results[i], results[4 + i])) << "output " << i;
+  }
+}
+
 // Eval mode normalizes with the running statistics: bnx's kernel without autograd (evaluation),
 // ATen's with it; ReLU or not.
 TEST(BatchNormCpu, EvalModeUsesRunningStatistics) {
