@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -243,6 +244,13 @@ Operands backward_operands(const torch::Tensor& dy, const torch::Tensor& y, cons
 }
 
 }  // namespace
+
+namespace {
+std::atomic<bool> kernels_enabled{true};
+}  // namespace
+
+bool enabled() { return kernels_enabled.load(std::memory_order_relaxed); }
+void set_enabled(bool enabled) { kernels_enabled.store(enabled, std::memory_order_relaxed); }
 
 std::optional<int64_t> row_stride(const torch::Tensor& x) {
   if (x.dim() < 2) return std::nullopt;

@@ -13,6 +13,10 @@
 
 namespace bnx::models::cpu_bn {
 
+/// Whether SyncBatchNorm uses these kernels (default true; false selects ATen's, for comparisons).
+bool enabled();
+void set_enabled(bool enabled);
+
 /// The row stride of `x` (N, C, *) when it is rows of C adjacent floats at a uniform stride >= C
 /// (channels-last, or a channel slice of such a tensor), else nullopt.
 std::optional<int64_t> row_stride(const torch::Tensor& x);

@@ -400,7 +400,7 @@ torch::Tensor SyncBatchNormImpl::normalize(const torch::Tensor& x, bool relu) {
 
 bool SyncBatchNormImpl::uses_row_kernels(const torch::Tensor& x) const {
   const auto f32 = torch::kFloat32;
-  return x.device().is_cpu() && x.scalar_type() == f32 && cpu_bn::row_stride(x).has_value() &&
+  return cpu_bn::enabled() && x.device().is_cpu() && x.scalar_type() == f32 && cpu_bn::row_stride(x).has_value() &&
          (!weight.defined() || weight.scalar_type() == f32) &&
          (!running_mean.defined() || running_mean.scalar_type() == f32);
 }
