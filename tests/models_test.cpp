@@ -19,6 +19,16 @@ ModelOptions options_for(const std::string& name) {
   return o;
 }
 
+// A small NCHW network for 10 classes (the layout tests switch channels_last on).
+ModelOptions small_options(const std::string& name) {
+  ModelOptions o = options_for(name);
+  o.small_input = true;
+  o.num_classes = 10;
+  o.width = 0.25;
+  o.channels_last = false;
+  return o;
+}
+
 TEST(Models, ResNetParameterCountsEqualTorchvision) {
   const std::vector<std::pair<std::string, int64_t>> expected = {{"resnet18", 11689512},
                                                                  {"resnet34", 21797672},
@@ -139,11 +149,7 @@ TEST(Models, ActivationSwitchAndBackward) {
 // about 1e-12; float32 rounding grows to ~1% through 20 BN layers), 4-D weights channels-last.
 TEST(Models, ChannelsLastComputesTheSameAsNchw) {
   for (const std::string name : {"bn_inception", "resnet18"}) {
-    ModelOptions o = options_for(name);
-    o.small_input = true;
-    o.num_classes = 10;
-    o.width = 0.25;
-    o.channels_last = false;
+    ModelOptions o = small_options(name);
     torch::manual_seed(0);
     auto nchw = make_model(o, 32);
     o.channels_last = true;
@@ -172,11 +178,7 @@ TEST(Models, ChannelsLastComputesTheSameAsNchw) {
 // least as accurate as with ATen's: relative L2 errors of the output and of the input gradient of a
 // training-mode batch against the float64 model, next to ATen's in the same layout and in NCHW.
 TEST(Models, Float32BatchNormKernelsAreAsAccurateAsAten) {
-  ModelOptions o = options_for("bn_inception");
-  o.small_input = true;
-  o.num_classes = 10;
-  o.width = 0.25;
-  o.channels_last = false;
+  ModelOptions o = small_options("bn_inception");
   torch::manual_seed(0);
   auto reference = make_model(o, 28);
   reference->to(torch::kFloat64);
