@@ -63,7 +63,8 @@ def main():
         f.write("# Reproduction runs: state at the last snapshot\n\n")
         f.write("Written by `tools/snapshot-runs.py`. Each folder holds a run's metrics.jsonl, config.yaml, run.json\n")
         f.write("and, while unfinished, newest checkpoint; continue one with `build/bnx train --config DIR/config.yaml\n")
-        f.write("--out runs/reproduce/NAME --resume DIR/ckpt_*.bnx` (1 thread: `--set train.threads=1`, as they were run).\n\n")
+        f.write("--out runs/reproduce/NAME --resume DIR/ckpt_*.bnx` (1 thread: `--set train.threads=1`, as they were run).\n")
+        f.write("Which bnx build ran which steps of each run: binaries.md (kept by hand).\n\n")
         f.write("| run | last step | best top-1 | at step | ended | wall time (h) |\n|---|---:|---:|---:|---|---:|\n")
         for name, step, best, ended, wall in rows:
             f.write("| %s | %d | %s | %s | %s | %.2f |\n" % (name, step, "%.2f%%" % (100 * best["top1"]) if best else "-",
