@@ -20,7 +20,8 @@
 # stopped below it, and a run past it is done whatever target it was given).
 # Full mode continues the runs committed in docs/reproduction/runs (Fashion-MNIST configs only; a run folder missing from --out
 # starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
-# "ended": a plateau, the target accuracy, train.steps, or a divergence, which does not stop the rest).
+# "ended": a plateau, the target accuracy, or a divergence, which does not stop the rest; a run that
+# ended at its train.steps cap continues if the cap has been raised since).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configs=configs/fashion_mnist
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --only) only=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -91,7 +92,9 @@ run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED 
     else
       local end
       end=$(ended "$dir" || true)
-      if [ -n "$end" ]; then
+      # A run that ended at its cap goes back to bnx: it continues if the config's cap was raised
+      # and otherwise says the run is complete.
+      if [ -n "$end" ] && [ "$end" != "finished: train.steps" ]; then
         echo "== $name, seed $seed: finished ($end)"
         return
       fi

@@ -197,7 +197,7 @@ reproduce_lanes)
   # continues it from its checkpoint; a diverging run is recorded and the lane goes on.
   repo=$(cd "$here/../.." && pwd)
   mkdir -p "$work/cfg"
-  sed -e 's/steps: 300000 .*/steps: 60/' -e 's/lr: 0.0015 .*/lr: 10/' "$repo/configs/fashion_mnist/inception.yaml" >"$work/cfg/inception_x5.yaml"
+  sed -e 's/^  steps: [0-9]* .*/  steps: 60/' -e 's/lr: 0.0015 .*/lr: 10/' "$repo/configs/fashion_mnist/inception.yaml" >"$work/cfg/inception_x5.yaml"
   sed -e 's/steps: 50000 .*/steps: 400/' -e 's/every_steps: 1000/every_steps: 50/' -e 's/every_steps: 10000/every_steps: 100/' \
     "$repo/configs/fashion_mnist/mlp_bn.yaml" >"$work/cfg/bn_x5.yaml"
   lanes() { BNX="$bnx" bash "$repo/tools/reproduce.sh" --no-build --configs "$work/cfg" --out "$work/out" "$@" >"$work/lane.log" 2>&1; }
@@ -217,6 +217,15 @@ reproduce_lanes)
   lanes --only "bn_x5:2" --target 0.75
   check "a higher target resumes the run" grep -q "resumed from .*ckpt_" "$work/lane.log"
   check "... and trains on to it" /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.75 else 1)" "$(best bn_x5_s2)"
+  # A seed-1 run ends at its plateau or its cap (train.steps); a cap raised later continues it.
+  lanes --only "bn_x5:1"
+  check "a run ends at its cap" grep -q '"ended": "finished: train.steps"' "$work/out/bn_x5_s1/run.json"
+  sed -i 's/^  steps: 400$/  steps: 500/' "$work/cfg/bn_x5.yaml"
+  lanes --only "bn_x5:1"
+  check "a raised cap continues the run from its last checkpoint" grep -q "resumed from .*ckpt_00000400" "$work/lane.log"
+  check "... to the new cap" grep -q '"ended_at_step": 500' "$work/out/bn_x5_s1/run.json"
+  lanes --only "bn_x5:1"; code=$?
+  check "a rerun at the same cap trains nothing (exit $code)" grep -q "already complete (500 steps)" "$work/lane.log"
   ;;
 imagenet)
   # Every ImageNet config trains, unchanged except data.root, on a JPEG folder at 224 px (Fashion-
