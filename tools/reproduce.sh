@@ -148,8 +148,8 @@ PY
   sed -n '/^| run /,$p' "$committed/README.md"
   if grep -qE '^\| inception_s[0-9]+ .*\| running \|' "$committed/README.md"; then
     echo
-    echo "WARNING: the committed baseline has not reached its plateau (table above): the speed-ups"
-    echo "are against an unconverged baseline and are NOT the reproduction's result (docs/reproduction.md)."
+    echo "WARNING: a committed baseline seed has not reached its plateau (table above): until every"
+    echo "seed has, the speed-ups are NOT the reproduction's result (docs/reproduction.md)."
   fi
   echo "table: $out/table.md"
   exit 0
