@@ -130,17 +130,12 @@ if [ $quick = 1 ]; then
   cp -r "$out/bn_x30_s1" "$out/live/bn_x30_live"
   # The baseline seeds that have finished; while none has, the most advanced one (the best of a seed
   # that started later would make a lower, meaningless target).
-  mapfile -t baselines < <(python3 - "$committed/${baseline}"_s* <<'PY'
-import json, os, sys
-runs = sys.argv[1:]
-def ended(d):
-    e = json.load(open(os.path.join(d, "run.json"))).get("ended", "")
-    return "" if e.startswith(("signal", "stopped")) else e
-def last_step(d):
-    return max(json.loads(l)["step"] for l in open(os.path.join(d, "metrics.jsonl")))
-print("\n".join([d for d in runs if ended(d)] or [max(runs, key=last_step)]))
-PY
-  )
+  baselines=()
+  for d in "$committed/${baseline}"_s*; do [ -n "$(ended "$d")" ] && baselines+=("$d"); done
+  [ ${#baselines[@]} -gt 0 ] || baselines=("$(python3 -c '
+import json, sys
+print(max(sys.argv[1:], key=lambda d: json.loads(open(d + "/metrics.jsonl").readlines()[-1])["step"]))' \
+    "$committed/${baseline}"_s*)")
   echo "== baseline runs: ${baselines[*]}"
   "$bnx" compare --seeds "${baselines[@]}" "$committed"/bn_*_s* "$out/live/bn_x30_live" \
     --markdown "$out/table.md" --svg "$out/curves.svg" --log-x
