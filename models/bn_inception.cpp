@@ -1,6 +1,8 @@
 // BN-Inception and the non-BN Inception baseline (see bn_inception.h).
 #include "models/bn_inception.h"
 
+#include "models/local_response_norm.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -88,11 +90,11 @@ BNInception::BNInception(const ModelOptions& options) {
     stem->push_back("conv1", ConvNormAct(options, options.in_channels, c1, 7, 2));
   }
   if (!options.small_input) stem->push_back("pool1", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
-  const auto lrn_options = torch::nn::LocalResponseNormOptions(5).alpha(1e-4).beta(0.75).k(1.0);
-  if (options.lrn) stem->push_back("lrn1", torch::nn::LocalResponseNorm(lrn_options));
+  const auto lrn_options = torch::nn::LocalResponseNormOptions(5).alpha(1e-4).beta(0.75).k(1.0);  // GoogLeNet's
+  if (options.lrn) stem->push_back("lrn1", LocalResponseNorm(lrn_options));
   stem->push_back("conv2_reduce", ConvNormAct(options, c1, c1, 1));
   stem->push_back("conv2", ConvNormAct(options, c1, c2, 3));
-  if (options.lrn) stem->push_back("lrn2", torch::nn::LocalResponseNorm(lrn_options));
+  if (options.lrn) stem->push_back("lrn2", LocalResponseNorm(lrn_options));
   stem->push_back("pool2", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
   register_module("stem", stem);
 

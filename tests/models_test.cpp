@@ -6,6 +6,7 @@
 
 #include "models/batch_norm_cpu.h"
 #include "models/bn_inception.h"
+#include "models/local_response_norm.h"
 #include "models/registry.h"
 #include "models/sync_batch_norm.h"
 #include "tests/test_support.h"
@@ -220,7 +221,7 @@ TEST(Models, InceptionBaselineHasBiasLrnDropout) {
   auto model = make_model(o, 224);
   int lrn = 0, dropout = 0;
   for (auto& m : model->modules()) {
-    lrn += m->as<torch::nn::LocalResponseNormImpl>() != nullptr;
+    lrn += m->as<LocalResponseNormImpl>() != nullptr;
     dropout += m->as<torch::nn::DropoutImpl>() != nullptr;
     if (auto* conv = m->as<torch::nn::Conv2dImpl>()) {
       if (conv->options.groups() == 1) {

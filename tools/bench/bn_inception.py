@@ -1,5 +1,6 @@
 """BN-Inception in Python PyTorch, built exactly as bnx's models/bn_inception.cpp (same layers,
-widths, stems and parameter count), as the reference for the benchmarks."""
+widths, stems and parameter count), as the reference for the benchmarks; `baseline=True` builds the
+paper's non-BN Inception (conv biases, LRN in the stem, dropout 0.4), as bnx's norm none, lrn, dropout."""
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -21,15 +22,21 @@ class ConvBN(nn.Sequential):
         super().__init__(nn.Conv2d(i, o, k, s, k // 2, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
 
+class ConvAct(nn.Sequential):  # the baseline's: conv with bias -> ReLU
+    def __init__(self, i, o, k, s=1):
+        super().__init__(nn.Conv2d(i, o, k, s, k // 2), nn.ReLU(inplace=True))
+
+
 class Module(nn.Module):
-    def __init__(self, i, spec, w):
+    def __init__(self, i, spec, w, bn=True):
         super().__init__()
         _, a, b, bb, d, dd, p, self.max_pool, self.stride = spec
-        self.b1 = ConvBN(i, scaled(a, w), 1) if a else None
-        self.b3 = nn.Sequential(ConvBN(i, scaled(b, w), 1), ConvBN(scaled(b, w), scaled(bb, w), 3, self.stride))
-        self.bd = nn.Sequential(ConvBN(i, scaled(d, w), 1), ConvBN(scaled(d, w), scaled(dd, w), 3),
-                                ConvBN(scaled(dd, w), scaled(dd, w), 3, self.stride))
-        self.proj = ConvBN(i, scaled(p, w), 1) if p else None
+        layer = ConvBN if bn else ConvAct
+        self.b1 = layer(i, scaled(a, w), 1) if a else None
+        self.b3 = nn.Sequential(layer(i, scaled(b, w), 1), layer(scaled(b, w), scaled(bb, w), 3, self.stride))
+        self.bd = nn.Sequential(layer(i, scaled(d, w), 1), layer(scaled(d, w), scaled(dd, w), 3),
+                                layer(scaled(dd, w), scaled(dd, w), 3, self.stride))
+        self.proj = layer(i, scaled(p, w), 1) if p else None
         self.out = (scaled(a, w) if a else 0) + scaled(bb, w) + scaled(dd, w) + (scaled(p, w) if p else i)
 
     def forward(self, x):
@@ -39,25 +46,28 @@ class Module(nn.Module):
 
 
 class BNInception(nn.Module):
-    def __init__(self, num_classes=1000, in_channels=3, width=1.0, small_input=False):
+    def __init__(self, num_classes=1000, in_channels=3, width=1.0, small_input=False, baseline=False):
         super().__init__()
         c1, c2 = scaled(64, width), scaled(192, width)
+        layer = ConvAct if baseline else ConvBN
+        lrn = [nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0)] if baseline else []
         if small_input:
-            stem = [ConvBN(in_channels, c1, 3)]
+            stem = [layer(in_channels, c1, 3)]
         else:
             stem = [nn.Conv2d(in_channels, in_channels * 8, 7, 2, 3, groups=in_channels, bias=False),
-                    ConvBN(in_channels * 8, c1, 1), nn.MaxPool2d(3, 2, 1)]
-        self.stem = nn.Sequential(*stem, ConvBN(c1, c1, 1), ConvBN(c1, c2, 3), nn.MaxPool2d(3, 2, 1))
+                    layer(in_channels * 8, c1, 1), nn.MaxPool2d(3, 2, 1)]
+        self.stem = nn.Sequential(*stem, *lrn, layer(c1, c1, 1), layer(c1, c2, 3), *lrn, nn.MaxPool2d(3, 2, 1))
         blocks, c = [], c2
         for spec in TABLE:
-            blocks.append(Module(c, spec, width))
+            blocks.append(Module(c, spec, width, bn=not baseline))
             c = blocks[-1].out
         self.blocks = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(0.4) if baseline else nn.Identity()
         self.fc = nn.Linear(c, num_classes)
 
     def forward(self, x):
         x = self.blocks(self.stem(x))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return self.fc(self.dropout(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every benchmark, bnx side by side with its reference in the same run, and prints the
-# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|loader|epoch ...]
+# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|baseline-step|loader|epoch ...]
+# (baseline-step: BNX_REF=OLDER_BNX adds an older build to the comparison)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bnx=${BNX:-build/bnx}  # BNX=build-gpu/bnx PY=python3 on the GPU machine (tools/gpu-check.sh)
 py=${PY:-/usr/bin/python3}
 mpi=(mpiexec --oversubscribe)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
-what=${*:-syncbn models step loader epoch}
+what=${*:-syncbn models step baseline-step loader epoch}
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 for w in $what; do
   case $w in
@@ -54,6 +55,34 @@ t, rows = sys.argv[1], [json.loads(v) for v in sys.argv[2:]]
 assert len({r["parameters"] for r in rows}) == 1, "bnx and PyTorch build different networks"
 med = [statistics.median(r["step_s"] for r in rows[k::3]) for k in range(3)]
 print("| %s | %.1f | %.1f | %.1f | %.2f | %.2f |" % (t, 1e3 * med[0], 1e3 * med[1], 1e3 * med[2], med[2] / med[0], med[2] / med[1]))
+PY
+    done
+    ;;
+  baseline-step)
+    # The non-BN Inception baseline's step (configs/fashion_mnist/inception.yaml: conv biases, LRN,
+    # dropout) at batch 32, bnx vs the same network in PyTorch eager, and, when BNX_REF names an older
+    # bnx build (one with ATen's LRN), that build in the same interleaved rounds.
+    cfg=configs/fashion_mnist/inception.yaml
+    ref=${BNX_REF:-}
+    echo; echo "### Training step of the Fashion-MNIST Inception baseline (no BN; LRN, dropout; 28 px, width 1/8, batch 32, fp32)"
+    echo; echo '`'"$bnx bench train --config $cfg --device cpu --batch 32 --norm none --threads T --iterations 30"'` vs `'"$py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --baseline --threads T"'`'"${ref:+ and the same bnx command with \`$ref\`}"'; median over 5 interleaved repeats of the median step'
+    echo; echo "| threads | bnx step (ms) | PyTorch step (ms) | bnx / PyTorch (steps/s) | reference bnx step (ms) | bnx / reference bnx (steps/s) |"
+    echo "|---|---|---|---|---|---|"
+    for t in 1 2; do
+      rows=()
+      for r in 1 2 3 4 5; do
+        a=$($bnx bench train --config $cfg --device cpu --batch 32 --norm none --threads $t --iterations 30)
+        b=$($py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --baseline --threads $t)
+        c=$([ -n "$ref" ] && $ref bench train --config $cfg --device cpu --batch 32 --norm none --threads $t --iterations 30 || echo '{"step_s": 0}')
+        rows+=("$a" "$b" "$c")
+      done
+      $py - $t "${rows[@]}" <<'PY'
+import json, statistics, sys
+t, rows = sys.argv[1], [json.loads(v) for v in sys.argv[2:]]
+assert rows[0]["parameters"] == rows[1]["parameters"], "bnx and PyTorch build different networks"
+med = [statistics.median(r["step_s"] for r in rows[k::3]) for k in range(3)]
+ref = ("%.1f | %.2f" % (1e3 * med[2], med[2] / med[0])) if med[2] else "- | -"
+print("| %s | %.1f | %.1f | %.2f | %s |" % (t, 1e3 * med[0], 1e3 * med[1], med[1] / med[0], ref))
 PY
     done
     ;;

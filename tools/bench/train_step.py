@@ -2,7 +2,8 @@
 (autocast forward, backward, update) of ResNet-50 (torchvision) or BN-Inception
 (tools/bench/bn_inception.py), channels-last, synthetic normalized input already on the device.
 Usage: train_step.py MODEL DEVICE PRECISION BATCH ITERATIONS [SIZE] [--width W] [--small-input]
-                     [--channels C] [--classes K] [--threads T] [--compile]   (PRECISION: fp32 | bf16 | fp16)
+                     [--channels C] [--classes K] [--threads T] [--compile] [--baseline]
+                     (PRECISION: fp32 | bf16 | fp16; --baseline: the non-BN Inception of configs/*/inception.yaml)
 The options describe a scaled BN-Inception as `bnx bench train --config` builds it from a training
 config (for example the Fashion-MNIST one: --width 0.125 --small-input --channels 1 --classes 10, SIZE 28)."""
 import argparse
@@ -29,6 +30,7 @@ parser.add_argument("--small-input", action="store_true")
 parser.add_argument("--channels", type=int, default=3)
 parser.add_argument("--classes", type=int, default=1000)
 parser.add_argument("--threads", type=int, default=0)
+parser.add_argument("--baseline", action="store_true", help="bn_inception: the non-BN Inception baseline (bias, LRN, dropout)")
 parser.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2); compiled in the warm-up")
 args = parser.parse_args()
 name, device, precision, batch, iterations, size = (args.model, args.device, args.precision, args.batch,
@@ -38,7 +40,7 @@ if args.threads > 0:
 torch.manual_seed(0)
 torch.backends.cudnn.benchmark = True
 model = (torchvision.models.resnet50(num_classes=args.classes) if name == "resnet50" else
-         BNInception(args.classes, args.channels, args.width, args.small_input)).to(device)
+         BNInception(args.classes, args.channels, args.width, args.small_input, args.baseline)).to(device)
 model = model.to(memory_format=torch.channels_last).train()
 if args.compile:
     model = torch.compile(model)

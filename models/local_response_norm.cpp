@@ -1,0 +1,159 @@
+// LRN kernels over rows of adjacent channels (see local_response_norm.h). Per row of C channels:
+// forward s_c = k + alpha * (sum of x_j^2 over the window of c) / size, d_c = s_c^beta, y_c = x_c / d_c;
+// backward dx_i = g_i / d_i - (2 alpha beta / size) x_i * sum over {c : i in window(c)} of
+// g_c x_c / (d_c s_c). Window sums run over a zero-padded copy of the row, with the channels
+// innermost so the compiler vectorizes them (AVX2 clones on x86-64 GCC, as in batch_norm_cpu.cpp).
+// Rows are independent, so results do not depend on the number of threads.
+#include "models/local_response_norm.h"
+
+#include "models/batch_norm_cpu.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <vector>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define BNX_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BNX_SIMD_CLONES
+#endif
+
+namespace bnx::models {
+namespace {
+
+constexpr int64_t kGrain = 256;  // rows per parallel task, at least
+
+struct Window {
+  int64_t size, before, after;  // channels summed: [c - before, c + after], size = before + after + 1
+  float alpha, beta, k;
+};
+
+Window window_of(const torch::nn::LocalResponseNormOptions& o) {
+  return {o.size(), o.size() / 2, (o.size() - 1) / 2, static_cast<float>(o.alpha()), static_cast<float>(o.beta()),
+          static_cast<float>(o.k())};
+}
+
+// Rows [r0, r1) of x (row stride xs) -> y, s, d (row-contiguous, C per row; s, d may be null).
+BNX_SIMD_CLONES void forward_rows(const float* x, int64_t xs, int64_t r0, int64_t r1, int64_t c, Window w, float* y,
+                                  float* s_out, float* d_out) {
+  std::vector<float> padded(c + w.size - 1, 0.0f), sums(c), scale(c), denom(c);
+  float* __restrict sq = padded.data() + w.before;  // sq[-before .. c + after) with zeros outside [0, c)
+  float* __restrict sum = sums.data();
+  float* __restrict sc = scale.data();
+  float* __restrict dn = denom.data();
+  const float alpha = w.alpha, k = w.k, beta = w.beta, size = static_cast<float>(w.size);
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* __restrict in = x + r * xs;
+    float* __restrict out = y + r * c;
+    for (int64_t j = 0; j < c; ++j) sq[j] = in[j] * in[j];
+    for (int64_t j = 0; j < c; ++j) sum[j] = 0.0f;
+    for (int64_t e = -w.before; e <= w.after; ++e) {
+      for (int64_t j = 0; j < c; ++j) sum[j] += sq[j + e];
+    }
+    for (int64_t j = 0; j < c; ++j) sc[j] = sum[j] / size * alpha + k;
+    if (beta == 0.75f) {
+      for (int64_t j = 0; j < c; ++j) {
+        const float root = std::sqrt(sc[j]);
+        dn[j] = root * std::sqrt(root);
+      }
+    } else {
+      for (int64_t j = 0; j < c; ++j) dn[j] = std::pow(sc[j], beta);
+    }
+    for (int64_t j = 0; j < c; ++j) out[j] = in[j] / dn[j];
+    if (s_out) {
+      for (int64_t j = 0; j < c; ++j) s_out[r * c + j] = sc[j];
+      for (int64_t j = 0; j < c; ++j) d_out[r * c + j] = dn[j];
+    }
+  }
+}
+
+// Rows [r0, r1): dx from dy (row stride gs), x (row stride xs) and the forward's s, d.
+BNX_SIMD_CLONES void backward_rows(const float* g, int64_t gs, const float* x, int64_t xs, const float* s,
+                                   const float* d, int64_t r0, int64_t r1, int64_t c, Window w, float* dx) {
+  std::vector<float> padded(c + w.size - 1, 0.0f), sums(c);
+  float* __restrict t = padded.data() + w.after;  // t[-after .. c + before) with zeros outside [0, c)
+  float* __restrict u = sums.data();
+  const float coef = 2.0f * w.alpha * w.beta / static_cast<float>(w.size);
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* __restrict gr = g + r * gs;
+    const float* __restrict in = x + r * xs;
+    const float* __restrict sr = s + r * c;
+    const float* __restrict dr = d + r * c;
+    float* __restrict out = dx + r * c;
+    for (int64_t j = 0; j < c; ++j) t[j] = gr[j] * in[j] / (dr[j] * sr[j]);
+    for (int64_t j = 0; j < c; ++j) u[j] = 0.0f;
+    for (int64_t e = -w.after; e <= w.before; ++e) {  // the channels whose window holds j: [j - after, j + before]
+      for (int64_t j = 0; j < c; ++j) u[j] += t[j + e];
+    }
+    for (int64_t j = 0; j < c; ++j) out[j] = gr[j] / dr[j] - coef * in[j] * u[j];
+  }
+}
+
+bool kernel_applies(const torch::Tensor& x) {
+  return x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+         cpu_bn::row_stride(x).has_value();
+}
+
+struct LrnFunction : torch::autograd::Function<LrnFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               torch::nn::LocalResponseNormOptions options) {
+    const Window w = window_of(options);
+    const int64_t c = x.size(1), rows = x.numel() / c, xs = *cpu_bn::row_stride(x);
+    auto like = [&] { return torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::ChannelsLast)); };
+    torch::Tensor y = like(), s = like(), d = like();  // (N, C, H, W) channels-last
+    const float* xp = x.data_ptr<float>();
+    float *yp = y.data_ptr<float>(), *sp = s.data_ptr<float>(), *dp = d.data_ptr<float>();
+    at::parallel_for(0, rows, kGrain, [&](int64_t r0, int64_t r1) { forward_rows(xp, xs, r0, r1, c, w, yp, sp, dp); });
+    ctx->save_for_backward({x, s, d});
+    ctx->saved_data["size"] = options.size();
+    ctx->saved_data["alpha"] = options.alpha();
+    ctx->saved_data["beta"] = options.beta();
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];  // (N, C, H, W) rows
+    const torch::Tensor& s = saved[1];  // (N, C, H, W) channels-last: k + alpha * window mean of x^2
+    const torch::Tensor& d = saved[2];  // s^beta
+    const Window w = window_of(torch::nn::LocalResponseNormOptions(ctx->saved_data["size"].toInt())
+                                   .alpha(ctx->saved_data["alpha"].toDouble())
+                                   .beta(ctx->saved_data["beta"].toDouble()));
+    torch::Tensor g = cpu_bn::as_rows(grads[0]);
+    const int64_t c = x.size(1), rows = x.numel() / c, xs = *cpu_bn::row_stride(x), gs = *cpu_bn::row_stride(g);
+    torch::Tensor dx = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    const float *gp = g.data_ptr<float>(), *xp = x.data_ptr<float>(), *sp = s.data_ptr<float>(),
+                *dp = d.data_ptr<float>();
+    float* dxp = dx.data_ptr<float>();
+    at::parallel_for(0, rows, kGrain,
+                     [&](int64_t r0, int64_t r1) { backward_rows(gp, gs, xp, xs, sp, dp, r0, r1, c, w, dxp); });
+    return {dx, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor local_response_norm(const torch::Tensor& x, const torch::nn::LocalResponseNormOptions& options) {
+  if (!kernel_applies(x) || x.numel() == 0) {
+    return torch::nn::functional::local_response_norm(
+        x, torch::nn::functional::LocalResponseNormFuncOptions(options.size())
+               .alpha(options.alpha())
+               .beta(options.beta())
+               .k(options.k()));
+  }
+  if (!torch::GradMode::is_enabled() || !x.requires_grad()) {  // evaluation: y only
+    const Window w = window_of(options);
+    const int64_t c = x.size(1), rows = x.numel() / c, xs = *cpu_bn::row_stride(x);
+    torch::Tensor y = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    at::parallel_for(0, rows, kGrain,
+                     [&](int64_t r0, int64_t r1) { forward_rows(xp, xs, r0, r1, c, w, yp, nullptr, nullptr); });
+    return y;
+  }
+  return LrnFunction::apply(x, options);
+}
+
+}  // namespace bnx::models
