@@ -23,13 +23,7 @@ struct Case {
 torch::Tensor in_layout(const torch::Tensor& values, const std::string& layout) {
   torch::Tensor v = values.to(torch::kFloat32);
   if (layout == "channels_last") return v.contiguous(torch::MemoryFormat::ChannelsLast);
-  if (layout == "slice") {  // channels 2 .. 2 + C of a wider channels-last tensor
-    auto sizes = v.sizes().vec();
-    sizes[1] += 5;
-    torch::Tensor wide = torch::zeros(sizes).contiguous(torch::MemoryFormat::ChannelsLast);
-    wide.narrow(1, 2, v.size(1)).copy_(v);
-    return wide.narrow(1, 2, v.size(1));
-  }
+  if (layout == "slice") return test::channel_slice(v, 2, 3);  // channels 2 .. 2 + C of a wider tensor
   if (layout == "sequence") return v.transpose(1, 2).contiguous().transpose(1, 2);  // (N, C, L), channels adjacent
   return v.contiguous();  // matrix, nchw
 }

@@ -35,6 +35,14 @@ void set_world(std::shared_ptr<dist::Communicator> comm) { world_slot() = std::m
   return ::testing::AssertionFailure() << out.str();
 }
 
+torch::Tensor channel_slice(const torch::Tensor& values, int64_t before, int64_t after) {
+  auto sizes = values.sizes().vec();
+  sizes[1] += before + after;
+  torch::Tensor wide = torch::zeros(sizes).contiguous(torch::MemoryFormat::ChannelsLast);  // float32
+  wide.narrow(1, before, values.size(1)).copy_(values);
+  return wide.narrow(1, before, values.size(1));
+}
+
 std::string test_data(const std::string& name) { return std::string(BNX_TEST_DATA) + "/" + name; }
 
 }  // namespace bnx::test
