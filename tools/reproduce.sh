@@ -17,9 +17,10 @@
 # a 2-core machine as two lanes; a BN run with seed > 1 needs the finished baseline seeds, or
 # --target), --target T (top-1 in [0, 1] for BN seeds > 1 while the baselines still run: set it
 # above the baseline's expected best; a later call with the final target continues any run that
-# stopped below it, and a run past it is done whatever target it was given).
-# Full mode continues the runs committed in docs/reproduction/runs (Fashion-MNIST configs only; a run folder missing from --out
-# starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
+# stopped below it, and a run past it is done whatever target it was given), --committed DIR (the
+# committed runs to continue and, with --quick, to compare against; default docs/reproduction/runs).
+# Full mode continues the committed runs (Fashion-MNIST configs only; a run folder missing from
+# --out starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
 # "ended": a plateau, the target accuracy, or a divergence, which does not stop the rest; a run that
 # ended at its train.steps cap continues if the cap has been raised since).
 set -euo pipefail
@@ -35,6 +36,7 @@ build=1
 threads=1
 only=""
 target=""
+committed=docs/reproduction/runs
 sets=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --only) only=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
+    --committed) committed=$2; shift 2 ;;
     -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -60,7 +63,6 @@ if [ $build = 1 ]; then
   tools/build.sh
 fi
 mkdir -p "$out"
-committed=docs/reproduction/runs
 ended() {  # ended DIR: how the run in DIR ended, empty while it is unfinished or was interrupted
   [ -f "$1/run.json" ] && python3 -c '
 import json, sys
@@ -140,8 +142,8 @@ print(max(sys.argv[1:], key=lambda d: json.loads(open(d + "/metrics.jsonl").read
   "$bnx" compare --seeds "${baselines[@]}" "$committed"/bn_*_s* "$out/live/bn_x30_live" \
     --markdown "$out/table.md" --svg "$out/curves.svg" --log-x
   echo
-  sed -n '/^| run /,$p' "$committed/README.md"
-  if grep -qE '^\| inception_s[0-9]+ .*\| running \|' "$committed/README.md"; then
+  [ -f "$committed/README.md" ] && sed -n '/^| run /,$p' "$committed/README.md"
+  if grep -qsE "^\\| ${baseline}_s[0-9]+ .*\\| running \\|" "$committed/README.md"; then
     echo
     echo "WARNING: a committed baseline seed has not reached its plateau (table above): until every"
     echo "seed has, the speed-ups are NOT the reproduction's result (docs/reproduction.md)."

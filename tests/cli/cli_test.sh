@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command-line behaviour of bnx, one case per ctest entry: cli_test.sh BNX CASE.
-# Cases: usage, sigterm, kill9, rank_failure, resize, eval, reproduce, reproduce_lanes, imagenet.
+# Cases: usage, sigterm, kill9, rank_failure, resize, eval, reproduce, reproduce_lanes, reproduce_quick,
+# imagenet.
 set -uo pipefail
 bnx=$1
 case_name=$2
@@ -226,6 +227,45 @@ reproduce_lanes)
   check "... to the new cap" grep -q '"ended_at_step": 500' "$work/out/bn_x5_s1/run.json"
   lanes --only "bn_x5:1"; code=$?
   check "a rerun at the same cap trains nothing (exit $code)" grep -q "already complete (500 steps)" "$work/lane.log"
+  ;;
+reproduce_quick)
+  # tools/reproduce.sh --quick (the README main job) on stand-ins: an MLP config as BN-x30, trained
+  # live for its 2500 steps, compared with committed MLP runs as the baseline seeds and a BN run.
+  # The baseline is every finished seed, or while none has finished the most advanced one; a
+  # running seed in the committed table prints a warning.
+  repo=$(cd "$here/../.." && pwd)
+  mlp=$repo/configs/fashion_mnist/mlp_bn.yaml
+  c=$work/committed
+  mkdir -p "$work/cfg" "$c"
+  sed -e 's/every_steps: 1000/every_steps: 500/' "$mlp" >"$work/cfg/bn_x30.yaml"
+  short() {  # short NAME STEPS [--set ...]: a committed run that ended at its cap
+    "$bnx" train --config "$mlp" --set train.steps="$2" --set eval.every_steps=50 --out "$c/$1" "${@:3}" >/dev/null 2>&1
+  }
+  short inception_s1 200 --set model.norm=none
+  short inception_s2 300 --set model.norm=none --set train.seed=2
+  short bn_x5_s1 200
+  check "the committed stand-ins trained" test -s "$c/inception_s1/run.json" -a -s "$c/inception_s2/run.json" -a -s "$c/bn_x5_s1/run.json"
+  ended_as() {  # ended_as DIR [HOW]: sets (or without HOW removes) run.json's "ended"
+    /usr/bin/python3 -c "import json,sys; p=sys.argv[1]+'/run.json'; r=json.load(open(p)); r.pop('ended', None); r.update({'ended': sys.argv[2]} if len(sys.argv) > 2 else {}); json.dump(r, open(p, 'w'))" "$@"
+  }
+  printf '| run | last step | best top-1 | at step | ended | wall time (h) |\n|---|---:|---:|---:|---|---:|\n| inception_s2 | 300 | 80%% | 300 | running | 0.01 |\n' >"$c/README.md"
+  quick() { BNX="$bnx" bash "$repo/tools/reproduce.sh" --quick --no-build --configs "$work/cfg" --committed "$c" --out "$work/out" >"$work/quick.log" 2>&1; }
+  ended_as "$c/inception_s2"
+  quick; code=$?
+  check "quick mode runs (exit $code, see $work/quick.log)" test $code = 0
+  check "the live run trained its 2500 steps" grep -q '"ended_at_step": 2500' "$work/out/bn_x30_s1/run.json"
+  check "the table names the live run" grep -q "bn_x30" "$work/out/table.md"
+  check "a finished seed is the baseline, not a more advanced running one" grep -qx "== baseline runs: $c/inception_s1" "$work/quick.log"
+  check "a running baseline seed in the committed table warns" grep -q "^WARNING: a committed baseline seed has not reached its plateau" "$work/quick.log"
+  ended_as "$c/inception_s1"
+  quick
+  check "while no seed has finished, the most advanced one is the baseline" grep -qx "== baseline runs: $c/inception_s2" "$work/quick.log"
+  ended_as "$c/inception_s1" "plateau: stand-in"
+  ended_as "$c/inception_s2" "finished: train.steps"
+  printf '| run | last step |\n|---|---:|\n| inception_s2 | 300 |\n' >"$c/README.md"
+  quick
+  check "every finished seed is a baseline" grep -qx "== baseline runs: $c/inception_s1 $c/inception_s2" "$work/quick.log"
+  check "no warning once every seed has finished" test "$(grep -c WARNING "$work/quick.log")" = 0
   ;;
 imagenet)
   # Every ImageNet config trains, unchanged except data.root, on a JPEG folder at 224 px (Fashion-
