@@ -15,6 +15,20 @@ import re
 import shutil
 
 
+def rule_status(evals):
+    """The plateau rule's two tests at the last evaluation, as train/eval_schedule.cpp computes them."""
+    if not evals:
+        return ""
+    s = evals[-1]["step"]
+    middle = [r["top1"] for r in evals if s < 3 * r["step"] <= 2 * s]
+    last = [r["top1"] for r in evals if 3 * r["step"] > 2 * s]
+    if not middle or not last:
+        return ""
+    best = max(evals, key=lambda r: r["top1"])  # the first of equal bests, as the C++ loop keeps
+    gain = 100 * (sum(last) / len(last) - sum(middle) / len(middle))
+    return "mean gain %.2f pt, best %s 2s/3 = %d" % (gain, "after" if 3 * best["step"] > 2 * s else "before", 2 * s // 3)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs")
@@ -58,17 +72,23 @@ def main():
             last = r["wall_time"]
         wall += last
         best = max(evals, key=lambda r: r["top1"]) if evals else None
-        rows.append((name, records[-1]["step"] if records else 0, best, ended, wall))
+        rows.append((name, records[-1]["step"] if records else 0, best, ended, wall,
+                     "" if ended else rule_status(evals)))
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write("# Reproduction runs: state at the last snapshot\n\n")
         f.write("Written by `tools/snapshot-runs.py`. Each folder holds a run's metrics.jsonl, config.yaml, run.json\n")
         f.write("and, while unfinished, newest checkpoint; continue one with `build/bnx train --config DIR/config.yaml\n")
         f.write("--out runs/reproduce/NAME --resume DIR/ckpt_*.bnx` (1 thread: `--set train.threads=1`, as they were run).\n")
         f.write("Which bnx build ran which steps of each run: binaries.md (kept by hand).\n\n")
-        f.write("| run | last step | best top-1 | at step | ended | wall time (h) |\n|---|---:|---:|---:|---|---:|\n")
-        for name, step, best, ended, wall in rows:
-            f.write("| %s | %d | %s | %s | %s | %.2f |\n" % (name, step, "%.2f%%" % (100 * best["top1"]) if best else "-",
-                                                        best["step"] if best else "-", ended or "running", wall / 3600))
+        f.write("Plateau rule (train/eval_schedule.h) at a running run's last evaluation s: the mean gain of the last\n")
+        f.write("third (2s/3, s] over the middle one (s/3, 2s/3] must be below 0.3 points and the best must lie at or\n")
+        f.write("before 2s/3.\n\n")
+        f.write("| run | last step | best top-1 | at step | ended | wall time (h) | plateau rule now |\n")
+        f.write("|---|---:|---:|---:|---|---:|---|\n")
+        for name, step, best, ended, wall, rule in rows:
+            f.write("| %s | %d | %s | %s | %s | %.2f | %s |\n" % (
+                name, step, "%.2f%%" % (100 * best["top1"]) if best else "-", best["step"] if best else "-",
+                ended or "running", wall / 3600, rule or "-"))
     print(open(os.path.join(args.out, "README.md")).read())
 
 
