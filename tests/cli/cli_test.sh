@@ -77,7 +77,7 @@ usage)
 sigterm)
   "$bnx" train --config "$config" --set train.steps=100000 --set checkpoint.every_steps=0 --out "$work/run" >"$work/log" 2>&1 &
   pid=$!
-  for _ in $(seq 200); do [ "$(wc -l <"$work/run/metrics.jsonl" 2>/dev/null || echo 0)" -ge 5 ] && break; sleep 0.1; done
+  for _ in $(seq 200); do [ "$(wc -l 2>/dev/null <"$work/run/metrics.jsonl" || echo 0)" -ge 5 ] && break; sleep 0.1; done
   kill -TERM $pid
   wait $pid; code=$?
   check "SIGTERM exits 75" test $code = 75
@@ -89,6 +89,19 @@ sigterm)
   ended() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('ended', 'none'))" "$1"; }
   check "run.json says the run finished" test "$(ended "$work/run/run.json")" = "finished: train.steps"
   check "resumed from the signal checkpoint" grep -q "resumed from" "$work/log2"
+  # run.json's segments: the interrupted invocation and the resumed one, each with its bnx commit.
+  /usr/bin/python3 - "$work/run/run.json" "$step" <<'PY'
+import json, re, sys
+run, step = json.load(open(sys.argv[1])), int(sys.argv[2])
+a, b = run["segments"]
+commit = re.compile(r"^([0-9a-f]{7}(-dirty)?|unknown)$")
+assert a["from_step"] == 0 and a["ended"] == "signal 15" and a["ended_at_step"] == step, a
+assert b["from_step"] == step and b["ended"] == "finished: train.steps" and b["ended_at_step"] == step + 5, b
+assert all(commit.match(x["bnx_commit"]) and x["world_size"] == 1 and x["started"].endswith("Z") for x in (a, b)), (a, b)
+assert run["bnx_commit"] == b["bnx_commit"], run
+PY
+  check "run.json lists both segments (from step 0 to the signal, from $step to the end)" test $? = 0
+  check "the banner names the commit" grep -qE "^bnx [0-9.]+ \(([0-9a-f]{7}(-dirty)?|unknown)\) \| " "$work/log2"
   ;;
 kill9)
   "$bnx" train --config "$config" --out "$work/ref" >/dev/null 2>&1

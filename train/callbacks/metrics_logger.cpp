@@ -1,10 +1,12 @@
 // The run's record on disk (see metrics_logger.h).
 #include "train/callbacks/metrics_logger.h"
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include "models/model.h"
+#include "train/build_info.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -16,6 +18,25 @@ void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
   if (!out) throw std::runtime_error(path.string() + ": cannot write");
+}
+
+// Now as UTC ISO 8601, e.g. 2026-11-29T16:39:05Z.
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// The segments recorded by an earlier run.json in `dir` (none if absent, unreadable or older).
+nlohmann::json earlier_segments(const fs::path& dir) {
+  std::ifstream in(dir / "run.json");
+  if (!in) return nlohmann::json::array();
+  nlohmann::json old = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (old.is_object() && old.contains("segments") && old["segments"].is_array()) return old["segments"];
+  return nlohmann::json::array();
 }
 
 }  // namespace
@@ -38,7 +59,14 @@ void MetricsLogger::on_fit_start(Trainer& t) {
   fs::create_directories(out_dir_);
   write_text(fs::path(out_dir_) / "config.yaml", config_text_);
   const Session& s = t.session();
+  nlohmann::json segments = resumed_from_step_ > 0 ? earlier_segments(out_dir_) : nlohmann::json::array();
+  segments.push_back({{"from_step", std::max<int64_t>(0, resumed_from_step_)},
+                      {"started", utc_now()},
+                      {"bnx_commit", bnx_commit()},
+                      {"world_size", t.world().size()},
+                      {"threads_per_rank", torch::get_num_threads()}});
   header_ = {{"bnx_version", BNX_VERSION},
+             {"bnx_commit", bnx_commit()},
              {"torch_version", TORCH_VERSION},
              {"world_size", t.world().size()},
              {"threads_per_rank", torch::get_num_threads()},
@@ -48,7 +76,8 @@ void MetricsLogger::on_fit_start(Trainer& t) {
              {"val_examples", s.val_set->size()},
              {"steps_per_epoch", t.steps_per_epoch()},
              {"total_steps", t.total_steps()},
-             {"resumed_from_step", resumed_from_step_}};
+             {"resumed_from_step", resumed_from_step_},
+             {"segments", segments}};
   write_text(fs::path(out_dir_) / "run.json", header_.dump(2) + "\n");
   log_ = std::make_unique<MetricsLog>((fs::path(out_dir_) / "metrics.jsonl").string(),
                                       std::max<int64_t>(0, resumed_from_step_));
@@ -86,6 +115,10 @@ void MetricsLogger::write_end(Trainer& t, const std::string& how) {
   if (!log_) return;
   header_["ended"] = how;
   header_["ended_at_step"] = t.steps_done();
+  nlohmann::json& segment = header_["segments"].back();
+  segment["ended"] = how;
+  segment["ended_at_step"] = t.steps_done();
+  segment["ended_at"] = utc_now();
   write_text(fs::path(out_dir_) / "run.json", header_.dump(2) + "\n");
 }
 

@@ -3,7 +3,9 @@
 // "train" line every `every_steps` updates (means over them) and an "eval" line per evaluation.
 // At the end run.json also says how the run ended ("ended": "finished: train.steps", the stop
 // reason, e.g. a plateau or a signal, or "diverged: " and the error of a non-finite loss; absent
-// while running or after a crash) and at which step.
+// while running or after a crash) and at which step. run.json's "segments" list every invocation
+// that trained the run (a resume appends one, keeping those of the run.json it finds): the step it
+// started from, when (UTC), the bnx commit, ranks and threads, and how and where it ended.
 #pragma once
 
 #include <chrono>
