@@ -72,8 +72,10 @@ def main():
             last = r["wall_time"]
         wall += last
         best = max(evals, key=lambda r: r["top1"]) if evals else None
+        # Builds as run.json's segments record them (bnx from 2026-11-29; earlier ones: binaries.md).
+        builds = ", ".join("%s from %d" % (g["bnx_commit"], g["from_step"]) for g in info.get("segments", []))
         rows.append((name, records[-1]["step"] if records else 0, best, ended, wall,
-                     "" if ended else rule_status(evals)))
+                     "" if ended else rule_status(evals), builds))
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write("# Reproduction runs: state at the last snapshot\n\n")
         f.write("Written by `tools/snapshot-runs.py`. Each folder holds a run's metrics.jsonl, config.yaml, run.json\n")
@@ -83,12 +85,12 @@ def main():
         f.write("Plateau rule (train/eval_schedule.h) at a running run's last evaluation s: the mean gain of the last\n")
         f.write("third (2s/3, s] over the middle one (s/3, 2s/3] must be below 0.3 points and the best must lie at or\n")
         f.write("before 2s/3.\n\n")
-        f.write("| run | last step | best top-1 | at step | ended | wall time (h) | plateau rule now |\n")
-        f.write("|---|---:|---:|---:|---|---:|---|\n")
-        for name, step, best, ended, wall, rule in rows:
-            f.write("| %s | %d | %s | %s | %s | %.2f | %s |\n" % (
+        f.write("| run | last step | best top-1 | at step | ended | wall time (h) | plateau rule now | builds (run.json) |\n")
+        f.write("|---|---:|---:|---:|---|---:|---|---|\n")
+        for name, step, best, ended, wall, rule, builds in rows:
+            f.write("| %s | %d | %s | %s | %s | %.2f | %s | %s |\n" % (
                 name, step, "%.2f%%" % (100 * best["top1"]) if best else "-", best["step"] if best else "-",
-                ended or "running", wall / 3600, rule or "-"))
+                ended or "running", wall / 3600, rule or "-", builds or "see binaries.md"))
     print(open(os.path.join(args.out, "README.md")).read())
 
 
