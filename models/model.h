@@ -58,11 +58,15 @@ struct ModelOptions {
 class Model : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(torch::Tensor x) = 0;
-  /// Puts every 4-D parameter, and from then on every 4-D input, in channels-last layout.
+  /// Puts every 4-D parameter, and from then on every 4-D input, in channels-last layout. The
+  /// weights are restrided even when already "contiguous" in it: a (O, 1, kH, kW) weight (a
+  /// 1-channel input's first conv) is both, and oneDNN would then keep that conv's output NCHW.
   void use_channels_last() {
     torch::NoGradGuard no_grad;
     for (auto& p : parameters()) {
-      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+      if (p.dim() == 4) {
+        p.set_data(torch::empty_like(p.data(), at::MemoryFormat::ChannelsLast).copy_(p.data()));
+      }
     }
     channels_last_ = true;
   }

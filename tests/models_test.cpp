@@ -175,6 +175,36 @@ TEST(Models, ChannelsLastComputesTheSameAsNchw) {
   }
 }
 
+// Fashion-MNIST's 1-channel input: every activation of the channels-last stem is rows of adjacent
+// channels (stride 1 along C), which bnx's LRN and batch-norm kernels need (otherwise they fall
+// back to ATen). A (O, 1, kH, kW) first-conv weight is "channels-last contiguous" in either
+// stride order, and oneDNN keeps the output NCHW unless the weight is restrided.
+TEST(Models, ChannelsLastReachesTheFirstLayerOfAOneChannelNet) {
+  for (const Norm norm : {Norm::kNone, Norm::kBatch}) {
+    ModelOptions o = small_options("bn_inception");
+    o.in_channels = 1;
+    o.norm = norm;
+    o.lrn = norm == Norm::kNone;
+    o.channels_last = true;
+    auto model = make_model(o, 28);
+    for (const auto& item : model->named_parameters()) {
+      if (item.value().dim() == 4) {
+        EXPECT_EQ(item.value().suggest_memory_format(), torch::MemoryFormat::ChannelsLast)
+            << item.key() << " strides " << item.value().strides();
+      }
+    }
+    auto stem = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(model->named_children()["stem"]);
+    ASSERT_TRUE(stem);
+    torch::Tensor x = torch::randn({4, 1, 28, 28}).contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto names = stem->named_children().keys();
+    for (size_t i = 0; i < stem->size(); ++i) {
+      x = stem->begin()[i].forward(x);
+      EXPECT_EQ(x.stride(1), 1) << "norm " << static_cast<int>(norm) << ": " << names[i] << " output " << x.sizes()
+                                << " strides " << x.strides();
+    }
+  }
+}
+
 // In float32, channels-last BN-Inception with bnx's CPU batch-norm kernels (BN + ReLU fused) is at
 // least as accurate as with ATen's: relative L2 errors of the output and of the input gradient of a
 // training-mode batch against the float64 model, next to ATen's in the same layout and in NCHW.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark, bnx side by side with its reference in the same run, and prints the
 # Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|baseline-step|loader|epoch ...]
-# (baseline-step: BNX_REF=OLDER_BNX adds an older build to the comparison)
+# (step, baseline-step: BNX_REF=OLDER_BNX adds an older build to the comparison)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bnx=${BNX:-build/bnx}  # BNX=build-gpu/bnx PY=python3 on the GPU machine (tools/gpu-check.sh)
@@ -35,26 +35,29 @@ for w in $what; do
     # The reproduction's training step (issue 16): the Fashion-MNIST BN-Inception of
     # configs/fashion_mnist/bn_x30.yaml at batch 32, bnx's Trainer::step (SyncBN on one rank, and
     # plain BN) vs the same network in PyTorch eager (same parameter count, checked), 5 interleaved
-    # repeats of the median of 30 steps each.
+    # repeats of the median of 30 steps each; with BNX_REF, that build's SyncBN step in the same rounds.
     cfg=configs/fashion_mnist/bn_x30.yaml
+    ref=${BNX_REF:-}
     echo; echo "### Training step of the Fashion-MNIST BN-Inception (28 px, width 1/8, batch 32, fp32, channels-last)"
-    echo; echo '`'"$bnx bench train --config $cfg --device cpu --batch 32 --norm sync|batch --threads T --iterations 30"'` vs `'"$py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --threads T"'`; median over 5 interleaved repeats of the median step'
-    echo; echo "| threads | bnx SyncBN step (ms) | bnx BN step (ms) | PyTorch step (ms) | bnx SyncBN / PyTorch (steps/s) | bnx BN / PyTorch (steps/s) |"
-    echo "|---|---|---|---|---|---|"
+    echo; echo '`'"$bnx bench train --config $cfg --device cpu --batch 32 --norm sync|batch --threads T --iterations 30"'` vs `'"$py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --threads T"'`'"${ref:+ and the SyncBN command with \`$ref\`}"'; median over 5 interleaved repeats of the median step'
+    echo; echo "| threads | bnx SyncBN step (ms) | bnx BN step (ms) | PyTorch step (ms) | bnx SyncBN / PyTorch (steps/s) | bnx BN / PyTorch (steps/s) | reference bnx SyncBN step (ms) | bnx / reference bnx (steps/s) |"
+    echo "|---|---|---|---|---|---|---|---|"
     for t in 1 2; do
       rows=()
       for r in 1 2 3 4 5; do
         a=$($bnx bench train --config $cfg --device cpu --batch 32 --norm sync --threads $t --iterations 30)
         b=$($bnx bench train --config $cfg --device cpu --batch 32 --norm batch --threads $t --iterations 30)
         c=$($py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --threads $t)
-        rows+=("$a" "$b" "$c")
+        d=$([ -n "$ref" ] && $ref bench train --config $cfg --device cpu --batch 32 --norm sync --threads $t --iterations 30 || echo '{"step_s": 0}')
+        rows+=("$a" "$b" "$c" "$d")
       done
       $py - $t "${rows[@]}" <<'PY'
 import json, statistics, sys
 t, rows = sys.argv[1], [json.loads(v) for v in sys.argv[2:]]
-assert len({r["parameters"] for r in rows}) == 1, "bnx and PyTorch build different networks"
-med = [statistics.median(r["step_s"] for r in rows[k::3]) for k in range(3)]
-print("| %s | %.1f | %.1f | %.1f | %.2f | %.2f |" % (t, 1e3 * med[0], 1e3 * med[1], 1e3 * med[2], med[2] / med[0], med[2] / med[1]))
+assert len({r["parameters"] for r in rows if "parameters" in r}) == 1, "bnx and PyTorch build different networks"
+med = [statistics.median(r["step_s"] for r in rows[k::4]) for k in range(4)]
+ref = ("%.1f | %.2f" % (1e3 * med[3], med[3] / med[0])) if med[3] else "- | -"
+print("| %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s |" % (t, 1e3 * med[0], 1e3 * med[1], 1e3 * med[2], med[2] / med[0], med[2] / med[1], ref))
 PY
     done
     ;;
