@@ -10,6 +10,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -95,16 +96,24 @@ bool kernel_applies(const torch::Tensor& x) {
          cpu_bn::row_stride(x).has_value();
 }
 
+// y = LRN(x) for x of rows (kernel_applies); with `keep_sd` also s (k + alpha * window mean of
+// x^2) and d (s^beta) for the backward, else those two are undefined. All (N, C, H, W) channels-last.
+std::array<torch::Tensor, 3> forward_kernel(const torch::Tensor& x, const Window& w, bool keep_sd) {
+  const int64_t c = x.size(1), rows = x.numel() / c, xs = *cpu_bn::row_stride(x);
+  auto like = [&] { return torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::ChannelsLast)); };
+  std::array<torch::Tensor, 3> out{like(), keep_sd ? like() : torch::Tensor(), keep_sd ? like() : torch::Tensor()};
+  const float* xp = x.data_ptr<float>();
+  float* yp = out[0].data_ptr<float>();
+  float* sp = keep_sd ? out[1].data_ptr<float>() : nullptr;
+  float* dp = keep_sd ? out[2].data_ptr<float>() : nullptr;
+  at::parallel_for(0, rows, kGrain, [&](int64_t r0, int64_t r1) { forward_rows(xp, xs, r0, r1, c, w, yp, sp, dp); });
+  return out;
+}
+
 struct LrnFunction : torch::autograd::Function<LrnFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                torch::nn::LocalResponseNormOptions options) {
-    const Window w = window_of(options);
-    const int64_t c = x.size(1), rows = x.numel() / c, xs = *cpu_bn::row_stride(x);
-    auto like = [&] { return torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::ChannelsLast)); };
-    torch::Tensor y = like(), s = like(), d = like();  // (N, C, H, W) channels-last
-    const float* xp = x.data_ptr<float>();
-    float *yp = y.data_ptr<float>(), *sp = s.data_ptr<float>(), *dp = d.data_ptr<float>();
-    at::parallel_for(0, rows, kGrain, [&](int64_t r0, int64_t r1) { forward_rows(xp, xs, r0, r1, c, w, yp, sp, dp); });
+    auto [y, s, d] = forward_kernel(x, window_of(options), /*keep_sd=*/true);
     ctx->save_for_backward({x, s, d});
     ctx->saved_data["size"] = options.size();
     ctx->saved_data["alpha"] = options.alpha();
@@ -144,14 +153,7 @@ torch::Tensor local_response_norm(const torch::Tensor& x, const torch::nn::Local
                .k(options.k()));
   }
   if (!torch::GradMode::is_enabled() || !x.requires_grad()) {  // evaluation: y only
-    const Window w = window_of(options);
-    const int64_t c = x.size(1), rows = x.numel() / c, xs = *cpu_bn::row_stride(x);
-    torch::Tensor y = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-    const float* xp = x.data_ptr<float>();
-    float* yp = y.data_ptr<float>();
-    at::parallel_for(0, rows, kGrain,
-                     [&](int64_t r0, int64_t r1) { forward_rows(xp, xs, r0, r1, c, w, yp, nullptr, nullptr); });
-    return y;
+    return forward_kernel(x, window_of(options), /*keep_sd=*/false)[0];
   }
   return LrnFunction::apply(x, options);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command-line behaviour of bnx, one case per ctest entry: cli_test.sh BNX CASE.
 # Cases: usage, sigterm, kill9, rank_failure, resize, eval, reproduce, reproduce_lanes, reproduce_quick,
-# imagenet.
+# snapshot_runs, imagenet.
 set -uo pipefail
 bnx=$1
 case_name=$2
@@ -279,6 +279,41 @@ reproduce_quick)
   quick
   check "every finished seed is a baseline" grep -qx "== baseline runs: $c/inception_s1 $c/inception_s2" "$work/quick.log"
   check "no warning once every seed has finished" test "$(grep -c WARNING "$work/quick.log")" = 0
+  ;;
+snapshot_runs)
+  # tools/snapshot-runs.py on hand-made runs: its plateau-rule column (a Python copy of
+  # train/eval_schedule.cpp's rule) against the hand-computed curves of tests/eval_schedule_test.cpp,
+  # and which files it copies (an unfinished run's newest checkpoint only; a finished run's none).
+  repo=$(cd "$here/../.." && pwd)
+  runs=$work/runs
+  curve() {  # curve NAME "STEP:TOP1 ..." [ENDED]: eval records, a run.json, two checkpoints
+    mkdir -p "$runs/$1"
+    for e in $2; do printf '{"kind":"eval","step":%d,"top1":%s,"wall_time":%d}\n' "${e%%:*}" "${e##*:}" "${e%%:*}"; done >"$runs/$1/metrics.jsonl"
+    printf '{"ended":"%s","segments":[{"bnx_commit":"abc1234","from_step":0}]}\n' "${3:-}" >"$runs/$1/run.json"
+    [ -n "${3:-}" ] || sed -i 's/"ended":"",//' "$runs/$1/run.json"
+    touch "$runs/$1/ckpt_00000800.bnx" "$runs/$1/ckpt_00000900.bnx"
+  }
+  flat="100:0.70 200:0.78 300:0.79 400:0.81 500:0.80 600:0.80 700:0.80 800:0.80 900:0.80"
+  curve flat "$flat"
+  curve new_best "$flat 1000:0.82"
+  curve slow "100:0.50 200:0.90 300:0.60 400:0.61 500:0.62 600:0.63 700:0.64 800:0.65 900:0.66"
+  curve tie "100:0.70 200:0.78 300:0.79 400:0.81 500:0.80 600:0.80 700:0.81 800:0.80 900:0.80"
+  curve done "$flat" "plateau: no new best"
+  /usr/bin/python3 "$repo/tools/snapshot-runs.py" "$runs" --out "$work/out" >"$work/snap.log" 2>&1
+  check "snapshot-runs.py runs (see $work/snap.log)" test $? = 0
+  row() { grep "^| $1 |" "$work/out/README.md"; }
+  # At 900: middle third (300, 600] mean 0.80333, last (600, 900] 0.80: gain -0.33 pt; best 0.81 at 400.
+  check "flat: gain and best as computed by hand" grep -q "| running | .* | mean gain -0.33 pt, best before 2s/3 = 600 | abc1234 from 0 |" <<<"$(row flat)"
+  # At 1000: (333, 666] = {400, 500, 600} mean 0.80333, (666, 1000] mean 0.805: +0.17 pt; best at 1000.
+  check "new best: gain and best as computed by hand" grep -q "| mean gain 0.17 pt, best after 2s/3 = 666 |" <<<"$(row new_best)"
+  # A tie with the best in the last third is no new best (the C++ rule keeps the first): gain 0.00 pt.
+  check "tie: the first of equal bests" grep -q "| 81.00% | 400 | running | .* | mean gain 0.00 pt, best before 2s/3 = 600 |" <<<"$(row tie)"
+  # At 900: 0.65 - 0.62 = 3.00 pt; best 0.90 at 200.
+  check "slow: gain as computed by hand" grep -q "| 90.00% | 200 | running | .* | mean gain 3.00 pt, best before 2s/3 = 600 |" <<<"$(row slow)"
+  check "a finished run: no rule column" grep -q "| plateau | .* | - | abc1234 from 0 |" <<<"$(row done)"
+  check "an unfinished run: its newest checkpoint only" test -e "$work/out/flat/ckpt_00000900.bnx" -a ! -e "$work/out/flat/ckpt_00000800.bnx"
+  check "a finished run: no checkpoint" test -z "$(ls "$work/out/done" | grep ckpt_)"
+  check "metrics, run.json copied" test -s "$work/out/slow/metrics.jsonl" -a -s "$work/out/slow/run.json"
   ;;
 imagenet)
   # Every ImageNet config trains, unchanged except data.root, on a JPEG folder at 224 px (Fashion-
