@@ -79,7 +79,7 @@ BNInception::BNInception(const ModelOptions& options) {
   } else if (options.separable_stem) {
     // The paper's separable 7x7/2: depthwise with depth multiplier 8, then pointwise to 64; BN and
     // the activation follow the pointwise conv only, as in TF-slim's inception_v2.
-    stem->push_back("conv1_depthwise", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels,
+    stem->push_back("conv1_depthwise", Conv2d(torch::nn::Conv2dOptions(options.in_channels,
                                                                                   options.in_channels * 8, 7)
                                                              .stride(2)
                                                              .padding(3)

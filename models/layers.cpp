@@ -24,11 +24,16 @@ torch::Tensor norm_activate(SyncBatchNorm& bn, const torch::Tensor& x, Activatio
   return activate(bn ? bn->forward(x) : x, activation);
 }
 
+torch::Tensor Conv2dImpl::forward(const torch::Tensor& x) {
+  if (x.size(0) > 0) return torch::nn::Conv2dImpl::forward(x);
+  return _conv_forward(x.contiguous(), weight.contiguous());  // (0, out, H', W'); zero gradients
+}
+
 ConvNormActImpl::ConvNormActImpl(const ModelOptions& options, int64_t in, int64_t out, int64_t kernel,
                                  int64_t stride, int64_t padding, int64_t groups)
     : activation(options.activation) {
   const bool has_norm = options.norm != Norm::kNone;
-  conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+  conv = register_module("conv", Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
                                                        .stride(stride)
                                                        .padding(padding < 0 ? kernel / 2 : padding)
                                                        .groups(groups)

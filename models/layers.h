@@ -1,11 +1,23 @@
-// Building blocks shared by the models: the norm factory (none | per-rank | synchronized BN),
-// activations, conv -> BN -> activation, and initializers.
+// Building blocks shared by the models: a Conv2d that takes empty batches in channels-last, the
+// norm factory (none | per-rank | synchronized BN), activations, conv -> BN -> activation, and
+// initializers.
 #pragma once
 
 #include "models/model.h"
 #include "models/sync_batch_norm.h"
 
 namespace bnx::models {
+
+/// torch::nn::Conv2d (same options, parameters and names) that also takes an empty batch with
+/// channels-last weights, which LibTorch's oneDNN path rejects ("view size is not compatible"): a
+/// rank whose shard of the global batch is empty still runs the forward and backward, for
+/// SyncBatchNorm's collectives and the gradient allreduce. Such a batch goes through NCHW copies.
+class Conv2dImpl : public torch::nn::Conv2dImpl {
+ public:
+  using torch::nn::Conv2dImpl::Conv2dImpl;
+  torch::Tensor forward(const torch::Tensor& x);  // (N, in, H, W) -> (N, out, H', W')
+};
+TORCH_MODULE(Conv2d);
 
 /// The BN layer `options` ask for over `channels` features, or an empty holder for norm none.
 SyncBatchNorm make_norm(const ModelOptions& options, int64_t channels);
@@ -23,7 +35,7 @@ struct ConvNormActImpl : torch::nn::Module {
                   int64_t padding = -1, int64_t groups = 1);
   torch::Tensor forward(const torch::Tensor& x);  // (N, in, H, W) -> (N, out, H', W')
 
-  torch::nn::Conv2d conv{nullptr};
+  Conv2d conv{nullptr};
   SyncBatchNorm bn{nullptr};
   Activation activation;
 };

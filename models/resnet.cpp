@@ -5,8 +5,8 @@ namespace bnx::models {
 namespace detail {
 
 namespace {
-torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool bias) {
-  return torch::nn::Conv2d(
+Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool bias) {
+  return Conv2d(
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(bias));
 }
 torch::Tensor norm(SyncBatchNorm& bn, const torch::Tensor& x) { return bn ? bn->forward(x) : x; }
@@ -71,10 +71,10 @@ ResNet::ResNet(int depth, const ModelOptions& options)
   }
   const bool bias = options.norm == Norm::kNone;
   // The small-input stem (28-64 px) is a 3x3 stride-1 conv without the max pool.
-  conv1 = register_module("conv1", small_input_ ? torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, 64, 3)
+  conv1 = register_module("conv1", small_input_ ? Conv2d(torch::nn::Conv2dOptions(options.in_channels, 64, 3)
                                                                        .padding(1)
                                                                        .bias(bias))
-                                                : torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, 64, 7)
+                                                : Conv2d(torch::nn::Conv2dOptions(options.in_channels, 64, 7)
                                                                        .stride(2)
                                                                        .padding(3)
                                                                        .bias(bias)));

@@ -17,7 +17,7 @@ struct ResidualBlockImpl : torch::nn::Module {
   ResidualBlockImpl(const ModelOptions& options, bool bottleneck, int64_t in, int64_t width, int64_t stride);
   torch::Tensor forward(const torch::Tensor& x);  // (N, in, H, W) -> (N, width * expansion, H/stride, W/stride)
 
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   SyncBatchNorm bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
   Activation activation;
@@ -33,7 +33,7 @@ class ResNet : public Model {
   torch::Tensor forward(torch::Tensor x) override;  // (N, C, H, W) -> (N, num_classes)
 
  private:
-  torch::nn::Conv2d conv1{nullptr};
+  Conv2d conv1{nullptr};
   SyncBatchNorm bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear fc{nullptr};

@@ -42,11 +42,6 @@ Trainer::Trainer(Session session, std::string config_text)
       sampler_(session_.train_set->size(), session_.config.train.batch_size, session_.world->rank(),
                session_.world->size(), session_.config.train.seed, session_.config.train.shuffle) {
   const Config& c = session_.config;
-  if (c.train.batch_size < session_.world->size() && c.model.channels_last && c.model.name != "mlp") {
-    throw ConfigError("train.batch_size " + std::to_string(c.train.batch_size) + " over " +
-                      std::to_string(session_.world->size()) + " ranks leaves ranks with empty shards, which " +
-                      "LibTorch's channels-last convolutions reject: set model.channels_last: false");
-  }
   total_steps_ = total_steps_of(c, sampler_.steps_per_epoch());
   optimizer_ = make_optimizer(c.optim, *session_.model);
   parameters_ = session_.model->parameters();
