@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "models/registry.h"
 #include "train/cli/config.h"
@@ -165,6 +166,13 @@ TEST(Trainer, TargetStopEndsTheRunAtThatEvaluationWithACheckpoint) {
   EXPECT_EQ(rows.back()["step"], 4);
   ASSERT_EQ(list_checkpoints(dir.string()).size(), 1u);
   EXPECT_EQ(read_checkpoint(list_checkpoints(dir.string())[0]).meta.step, 4);
+  // run.json says why, with the accuracies as numbers, not fixed six decimals.
+  std::ifstream in(dir / "run.json");
+  const std::string ended = nlohmann::json::parse(in).value("ended", "");
+  const double top1 = rows.back()["top1"];
+  std::ostringstream expected;
+  expected << "top-1 " << top1 << " reached the target 0.05";
+  EXPECT_EQ(ended, expected.str());
 }
 
 // A bad data root on one rank only: every rank ends with an error (none waits in a collective),

@@ -3,12 +3,20 @@
 
 #include "train/trainer.h"
 
+#include <sstream>
+
 namespace bnx::train {
 
 namespace {
+std::string number(double v) {  // shortest of 6 significant digits: 0.3, not 0.300000
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
 std::string plateau_reason(const PlateauRule& rule) {
-  return "plateau: no new best in the last third of the run and a mean gain below " +
-         std::to_string(100 * rule.min_gain) + " points";
+  return "plateau: no new best in the last third of the run and a mean gain below " + number(100 * rule.min_gain) +
+         " points";
 }
 }  // namespace
 
@@ -25,7 +33,7 @@ void PlateauStop::on_eval_end(Trainer& t, const EvalResult& r) {
 }
 
 void TargetStop::on_eval_end(Trainer& t, const EvalResult& r) {
-  if (r.top1 >= top1_) t.request_stop("top-1 " + std::to_string(r.top1) + " reached the target " + std::to_string(top1_));
+  if (r.top1 >= top1_) t.request_stop("top-1 " + number(r.top1) + " reached the target " + number(top1_));
 }
 
 }  // namespace bnx::train
