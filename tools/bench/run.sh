@@ -1,13 +1,47 @@
 #!/usr/bin/env bash
 # Runs every benchmark, bnx side by side with its reference in the same run, and prints the
 # Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|baseline-step|loader|epoch ...]
-# (step, baseline-step: BNX_REF=OLDER_BNX adds an older build to the comparison)
+# (step, baseline-step: BNX_REF=OLDER_BNX adds an older build to the comparison: step_table below)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bnx=${BNX:-build/bnx}  # BNX=build-gpu/bnx PY=python3 on the GPU machine (tools/gpu-check.sh)
 py=${PY:-/usr/bin/python3}
 mpi=(mpiexec --oversubscribe)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
+# step_table TITLE CONFIG PY_FLAG NORM...: a Fashion-MNIST training step at batch 32, bnx with each
+# model.norm NORM vs PyTorch eager on the same network (same parameter count, checked), and with
+# BNX_REF=OLDER_BNX that build with the first NORM; 5 interleaved repeats of the median of 30 steps.
+step_table() {
+  local title=$1 cfg=$2 pyflag=$3 ref=${BNX_REF:-}
+  shift 3
+  local norms=("$@") py_cmd="$py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 ${pyflag:+$pyflag }--threads"
+  echo; echo "### Training step of the Fashion-MNIST $title"
+  echo; echo '`'"$bnx bench train --config $cfg --device cpu --batch 32 --norm $(IFS='|'; echo "${norms[*]}") --threads T --iterations 30"'` vs `'"$py_cmd T"'`'"${ref:+ and the first bnx command with \`$ref\`}"'; median over 5 interleaved repeats of the median step'
+  local head="| threads" rule="|---"
+  for n in "${norms[@]}"; do head+=" | bnx $n step (ms)"; rule+="|---"; done
+  head+=" | PyTorch step (ms)"; rule+="|---"
+  for n in "${norms[@]}"; do head+=" | bnx $n / PyTorch (steps/s)"; rule+="|---"; done
+  echo; echo "$head | reference bnx step (ms) | bnx / reference bnx (steps/s) |"; echo "$rule|---|---|"
+  for t in 1 2; do
+    local rows=()
+    for r in 1 2 3 4 5; do
+      for n in "${norms[@]}"; do rows+=("$($bnx bench train --config $cfg --device cpu --batch 32 --norm $n --threads $t --iterations 30)"); done
+      rows+=("$($py_cmd $t)")
+      rows+=("$([ -n "$ref" ] && $ref bench train --config $cfg --device cpu --batch 32 --norm ${norms[0]} --threads $t --iterations 30 || echo '{"step_s": 0}')")
+    done
+    $py - $t ${#norms[@]} "${rows[@]}" <<'PY'
+import json, statistics, sys
+t, k, rows = sys.argv[1], int(sys.argv[2]), [json.loads(v) for v in sys.argv[3:]]
+assert len({r["parameters"] for r in rows if "parameters" in r}) == 1, "the builds differ in their networks"
+med = [statistics.median(r["step_s"] for r in rows[i::k + 2]) for i in range(k + 2)]
+bnx, torch, ref = med[:k], med[k], med[k + 1]
+cells = ["%.1f" % (1e3 * m) for m in bnx] + ["%.1f" % (1e3 * torch)] + ["%.2f" % (torch / m) for m in bnx]
+cells += ["%.1f" % (1e3 * ref), "%.2f" % (ref / bnx[0])] if ref else ["-", "-"]
+print("| %s | %s |" % (t, " | ".join(cells)))
+PY
+  done
+}
+
 what=${*:-syncbn models step baseline-step loader epoch}
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 for w in $what; do
@@ -34,60 +68,13 @@ for w in $what; do
   step)
     # The reproduction's training step (issue 16): the Fashion-MNIST BN-Inception of
     # configs/fashion_mnist/bn_x30.yaml at batch 32, bnx's Trainer::step (SyncBN on one rank, and
-    # plain BN) vs the same network in PyTorch eager (same parameter count, checked), 5 interleaved
-    # repeats of the median of 30 steps each; with BNX_REF, that build's SyncBN step in the same rounds.
-    cfg=configs/fashion_mnist/bn_x30.yaml
-    ref=${BNX_REF:-}
-    echo; echo "### Training step of the Fashion-MNIST BN-Inception (28 px, width 1/8, batch 32, fp32, channels-last)"
-    echo; echo '`'"$bnx bench train --config $cfg --device cpu --batch 32 --norm sync|batch --threads T --iterations 30"'` vs `'"$py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --threads T"'`'"${ref:+ and the SyncBN command with \`$ref\`}"'; median over 5 interleaved repeats of the median step'
-    echo; echo "| threads | bnx SyncBN step (ms) | bnx BN step (ms) | PyTorch step (ms) | bnx SyncBN / PyTorch (steps/s) | bnx BN / PyTorch (steps/s) | reference bnx SyncBN step (ms) | bnx / reference bnx (steps/s) |"
-    echo "|---|---|---|---|---|---|---|---|"
-    for t in 1 2; do
-      rows=()
-      for r in 1 2 3 4 5; do
-        a=$($bnx bench train --config $cfg --device cpu --batch 32 --norm sync --threads $t --iterations 30)
-        b=$($bnx bench train --config $cfg --device cpu --batch 32 --norm batch --threads $t --iterations 30)
-        c=$($py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --threads $t)
-        d=$([ -n "$ref" ] && $ref bench train --config $cfg --device cpu --batch 32 --norm sync --threads $t --iterations 30 || echo '{"step_s": 0}')
-        rows+=("$a" "$b" "$c" "$d")
-      done
-      $py - $t "${rows[@]}" <<'PY'
-import json, statistics, sys
-t, rows = sys.argv[1], [json.loads(v) for v in sys.argv[2:]]
-assert len({r["parameters"] for r in rows if "parameters" in r}) == 1, "bnx and PyTorch build different networks"
-med = [statistics.median(r["step_s"] for r in rows[k::4]) for k in range(4)]
-ref = ("%.1f | %.2f" % (1e3 * med[3], med[3] / med[0])) if med[3] else "- | -"
-print("| %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s |" % (t, 1e3 * med[0], 1e3 * med[1], 1e3 * med[2], med[2] / med[0], med[2] / med[1], ref))
-PY
-    done
+    # plain BN) vs the same network in PyTorch eager.
+    step_table "BN-Inception (28 px, width 1/8, batch 32, fp32, channels-last)" configs/fashion_mnist/bn_x30.yaml "" sync batch
     ;;
   baseline-step)
     # The non-BN Inception baseline's step (configs/fashion_mnist/inception.yaml: conv biases, LRN,
-    # dropout) at batch 32, bnx vs the same network in PyTorch eager, and, when BNX_REF names an older
-    # bnx build (one with ATen's LRN), that build in the same interleaved rounds.
-    cfg=configs/fashion_mnist/inception.yaml
-    ref=${BNX_REF:-}
-    echo; echo "### Training step of the Fashion-MNIST Inception baseline (no BN; LRN, dropout; 28 px, width 1/8, batch 32, fp32)"
-    echo; echo '`'"$bnx bench train --config $cfg --device cpu --batch 32 --norm none --threads T --iterations 30"'` vs `'"$py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --baseline --threads T"'`'"${ref:+ and the same bnx command with \`$ref\`}"'; median over 5 interleaved repeats of the median step'
-    echo; echo "| threads | bnx step (ms) | PyTorch step (ms) | bnx / PyTorch (steps/s) | reference bnx step (ms) | bnx / reference bnx (steps/s) |"
-    echo "|---|---|---|---|---|---|"
-    for t in 1 2; do
-      rows=()
-      for r in 1 2 3 4 5; do
-        a=$($bnx bench train --config $cfg --device cpu --batch 32 --norm none --threads $t --iterations 30)
-        b=$($py tools/bench/train_step.py bn_inception cpu fp32 32 30 28 --width 0.125 --small-input --channels 1 --classes 10 --baseline --threads $t)
-        c=$([ -n "$ref" ] && $ref bench train --config $cfg --device cpu --batch 32 --norm none --threads $t --iterations 30 || echo '{"step_s": 0}')
-        rows+=("$a" "$b" "$c")
-      done
-      $py - $t "${rows[@]}" <<'PY'
-import json, statistics, sys
-t, rows = sys.argv[1], [json.loads(v) for v in sys.argv[2:]]
-assert rows[0]["parameters"] == rows[1]["parameters"], "bnx and PyTorch build different networks"
-med = [statistics.median(r["step_s"] for r in rows[k::3]) for k in range(3)]
-ref = ("%.1f | %.2f" % (1e3 * med[2], med[2] / med[0])) if med[2] else "- | -"
-print("| %s | %.1f | %.1f | %.2f | %s |" % (t, 1e3 * med[0], 1e3 * med[1], med[1] / med[0], ref))
-PY
-    done
+    # dropout) at batch 32, bnx vs the same network in PyTorch eager.
+    step_table "Inception baseline (no BN; LRN, dropout; 28 px, width 1/8, batch 32, fp32)" configs/fashion_mnist/inception.yaml --baseline none
     ;;
   loader)
     dir=/tmp/bnx_bench_jpegs
