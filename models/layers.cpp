@@ -34,10 +34,10 @@ ConvNormActImpl::ConvNormActImpl(const ModelOptions& options, int64_t in, int64_
     : activation(options.activation) {
   const bool has_norm = options.norm != Norm::kNone;
   conv = register_module("conv", Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
-                                                       .stride(stride)
-                                                       .padding(padding < 0 ? kernel / 2 : padding)
-                                                       .groups(groups)
-                                                       .bias(!has_norm)));
+                                            .stride(stride)
+                                            .padding(padding < 0 ? kernel / 2 : padding)
+                                            .groups(groups)
+                                            .bias(!has_norm)));
   if (has_norm) bn = register_module("bn", make_norm(options, out));
 }
 
