@@ -60,7 +60,7 @@ out=${out:-runs/reproduce}
 bnx=${BNX:-build/bnx}  # BNX: another bnx binary (the tests' build)
 if [ $build = 1 ]; then
   tools/setup.sh
-  tools/build.sh
+  tools/build.sh bnx  # the program only: the tests are tools/test.sh's
 fi
 mkdir -p "$out"
 ended() {  # ended DIR: how the run in DIR ended, empty while it is unfinished or was interrupted
