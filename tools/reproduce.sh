@@ -8,7 +8,8 @@
 #                                as such); about 10 minutes on 2 cores
 #   tools/reproduce.sh           the full experiment (hours): the baseline (seeds 1, 2) and the
 #                                5x-rate baseline to their plateau, each BN variant's seed 1 to its
-#                                plateau, seeds 2 and 3 to the baseline's best accuracy
+#                                plateau, seeds 2 and 3 to the baseline's best accuracy (or to their
+#                                own plateau, should it come first)
 #   tools/reproduce.sh --configs configs/imagenet --launcher "mpirun -np 8" --seeds 1   ImageNet
 #
 # Options: --out DIR (default runs/reproduce), --variants "a b ...", --seeds "1 2 3", --set key=value
@@ -17,7 +18,8 @@
 # a 2-core machine as two lanes; a BN run with seed > 1 needs the finished baseline seeds, or
 # --target), --target T (top-1 in [0, 1] for BN seeds > 1 while the baselines still run: set it
 # above the baseline's expected best; a later call with the final target continues any run that
-# stopped below it, and a run past it is done whatever target it was given), --committed DIR (the
+# stopped below it, except one that plateaued there, and a run past it is done whatever target it
+# was given), --committed DIR (the
 # committed runs to continue and, with --quick, to compare against; default docs/reproduction/runs).
 # Full mode continues the committed runs (Fashion-MNIST configs only; a run folder missing from
 # --out starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
@@ -76,10 +78,12 @@ print(max([json.loads(l)["top1"] for l in open(sys.argv[1]) if "\"eval\"" in l] 
 }
 run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED (resumable): to its
   # plateau, or with TARGET until its top-1 reaches TARGET (done once it has, whatever it ended on)
+  # or it plateaus below TARGET (done too: a seed that never reaches the baseline's best is a result,
+  # not a reason to train to the cap)
   local name=$1 seed=$2 to=${3:-}
   local dir="$out/${name}_s$seed"
   local extra=()
-  [ -n "$to" ] && extra=(--set eval.stop_at_plateau=false --set eval.stop_at_top1="$to")
+  [ -n "$to" ] && extra=(--set eval.stop_at_top1="$to")
   if [ $quick = 0 ]; then
     if [ ! -f "$dir/metrics.jsonl" ] && [ -d "$committed/${name}_s$seed" ] && [ "$configs" -ef configs/fashion_mnist ]; then
       mkdir -p "$dir"
@@ -91,6 +95,9 @@ run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED 
         echo "== $name, seed $seed: reached $to"
         return
       fi
+      case "$(ended "$dir" || true)" in
+        plateau*) echo "== $name, seed $seed: finished below $to ($(ended "$dir"))"; return ;;
+      esac
     else
       local end
       end=$(ended "$dir" || true)

@@ -231,6 +231,17 @@ reproduce_lanes)
   lanes --only "bn_x5:2" --target 0.75
   check "a higher target resumes the run" grep -q "resumed from .*ckpt_" "$work/lane.log"
   check "... and trains on to it" /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.75 else 1)" "$(best bn_x5_s2)"
+  # A seed > 1 that plateaus below its target ends there, and a rerun skips it: a flat curve (an
+  # MLP without BN whose updates round away) plateaus after 6 evaluations in each of its last thirds.
+  sed -e 's/steps: 50000 .*/steps: 2000/' -e 's/every_steps: 1000/every_steps: 10/' -e 's/norm: sync .*/norm: none/' \
+    -e 's/lr: 0.1/lr: 0.000000001/' -e 's/^  batch_size: 2000 .*/&\n  stop_at_plateau: true\n  plateau_min_steps: 0/' \
+    "$repo/configs/fashion_mnist/mlp_bn.yaml" >"$work/cfg/bn_x30.yaml"
+  lanes --only "bn_x30:2" --target 0.99; code=$?
+  check "a lane whose run plateaus below the target finishes (exit $code)" test $code = 0
+  check "the run ended on its plateau" grep -q '"ended": "plateau' "$work/out/bn_x30_s2/run.json"
+  check "... long before its cap" /usr/bin/python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['ended_at_step'] < 400 else 1)" "$work/out/bn_x30_s2/run.json"
+  lanes --only "bn_x30:2" --target 0.99
+  check "a rerun skips the run that plateaued below its target" grep -q "bn_x30, seed 2: finished below 0.99 (plateau" "$work/lane.log"
   # A seed-1 run ends at its plateau or its cap (train.steps); a cap raised later continues it.
   lanes --only "bn_x5:1"
   check "a run ends at its cap" grep -q '"ended": "finished: train.steps"' "$work/out/bn_x5_s1/run.json"
