@@ -3,7 +3,9 @@
 machine) can regenerate the table with `bnx compare --seeds` and continue the unfinished ones: per
 run its metrics.jsonl, config.yaml, run.json and, while it is unfinished, its newest checkpoint (a
 finished run needs none, and the tree stays small enough to travel to a GPU machine); and a
-README.md table of each run's state (last step, best accuracy and where, how it ended, wall time).
+README.md table of each run's state (last step, best accuracy and where, how it ended, wall time)
+over every run in the output folder, so that runs committed earlier and not continued on this
+machine keep their rows.
 
     tools/snapshot-runs.py RUNS_DIR [--out docs/reproduction/runs]
 """
@@ -29,6 +31,35 @@ def rule_status(evals):
     return "mean gain %.2f pt, best %s 2s/3 = %d" % (gain, "after" if 3 * best["step"] > 2 * s else "before", 2 * s // 3)
 
 
+def ended_kind(text):
+    """How a run ended, from run.json's "ended" or an older run's log: plateau, target, steps,
+    diverged, or "" while unfinished (a signal stopped it, or it runs)."""
+    if text in ("plateau", "target", "steps", "diverged"):  # written below for an older run
+        return text
+    return ("plateau" if "plateau:" in text else "target" if "reached the target" in text
+            else "steps" if text.startswith("finished:") else "diverged" if text.startswith("diverged:") else "")
+
+
+def row_of(dest):
+    """A README row for the snapshot folder `dest`: from its metrics.jsonl and run.json."""
+    info = json.load(open(os.path.join(dest, "run.json"))) if os.path.exists(os.path.join(dest, "run.json")) else {}
+    ended = ended_kind(info.get("ended", ""))
+    records = [json.loads(line) for line in open(os.path.join(dest, "metrics.jsonl")) if line.strip()]
+    evals = [r for r in records if r["kind"] == "eval"]
+    # Wall time: the sum over resumed segments (wall_time restarts at each resume).
+    wall, last = 0.0, 0.0
+    for r in records:
+        if r["wall_time"] < last:
+            wall += last
+        last = r["wall_time"]
+    wall += last
+    best = max(evals, key=lambda r: r["top1"]) if evals else None
+    # Builds as run.json's segments record them (bnx from 2026-11-29; earlier ones: binaries.md).
+    builds = ", ".join("%s from %d" % (g["bnx_commit"], g["from_step"]) for g in info.get("segments", []))
+    return (os.path.basename(dest), records[-1]["step"] if records else 0, best, ended, wall,
+            "" if ended else rule_status(evals), builds)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs")
@@ -50,9 +81,7 @@ def main():
         info = json.load(open(os.path.join(folder, "run.json"))) if os.path.exists(os.path.join(folder, "run.json")) else {}
         log = folder + ".log"
         text = info.get("ended", "") or (open(log).read() if os.path.exists(log) else "")
-        ended = ("plateau" if "plateau:" in text else "target" if "reached the target" in text
-                 else "steps" if text.startswith("finished:") else "diverged" if text.startswith("diverged:")
-                 else "")  # a signal: still unfinished
+        ended = ended_kind(text)
         if ended and not info.get("ended"):  # a run of an older bnx: record its end as bnx now does
             found = re.search(r"stopped at step \d+ \((.*)\); checkpoint", text)
             info["ended"] = found.group(1) if found else ended
@@ -62,20 +91,8 @@ def main():
         ckpts = sorted(glob.glob(os.path.join(folder, "ckpt_*.bnx")))
         if ckpts and not ended:
             shutil.copy(ckpts[-1], dest)
-        records = [json.loads(line) for line in open(run) if line.strip()]
-        evals = [r for r in records if r["kind"] == "eval"]
-        # Wall time: the sum over resumed segments (wall_time restarts at each resume).
-        wall, last = 0.0, 0.0
-        for r in records:
-            if r["wall_time"] < last:
-                wall += last
-            last = r["wall_time"]
-        wall += last
-        best = max(evals, key=lambda r: r["top1"]) if evals else None
-        # Builds as run.json's segments record them (bnx from 2026-11-29; earlier ones: binaries.md).
-        builds = ", ".join("%s from %d" % (g["bnx_commit"], g["from_step"]) for g in info.get("segments", []))
-        rows.append((name, records[-1]["step"] if records else 0, best, ended, wall,
-                     "" if ended else rule_status(evals), builds))
+    for dest in sorted(glob.glob(os.path.join(args.out, "*", "metrics.jsonl"))):
+        rows.append(row_of(os.path.dirname(dest)))
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write("# Reproduction runs: state at the last snapshot\n\n")
         f.write("Written by `tools/snapshot-runs.py`. Each folder holds a run's metrics.jsonl, config.yaml, run.json\n")

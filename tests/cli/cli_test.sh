@@ -310,6 +310,9 @@ snapshot_runs)
   curve slow "100:0.50 200:0.90 300:0.60 400:0.61 500:0.62 600:0.63 700:0.64 800:0.65 900:0.66"
   curve tie "100:0.70 200:0.78 300:0.79 400:0.81 500:0.80 600:0.80 700:0.81 800:0.80 900:0.80"
   curve done "$flat" "plateau: no new best"
+  # A run committed by an earlier snapshot and not continued on this machine keeps its row.
+  runs=$work/earlier curve earlier "$flat" "reached the target 0.8"
+  mkdir -p "$work/out" && mv "$work/earlier/earlier" "$work/out/"
   /usr/bin/python3 "$repo/tools/snapshot-runs.py" "$runs" --out "$work/out" >"$work/snap.log" 2>&1
   check "snapshot-runs.py runs (see $work/snap.log)" test $? = 0
   row() { grep "^| $1 |" "$work/out/README.md"; }
@@ -325,6 +328,7 @@ snapshot_runs)
   check "an unfinished run: its newest checkpoint only" test -e "$work/out/flat/ckpt_00000900.bnx" -a ! -e "$work/out/flat/ckpt_00000800.bnx"
   check "a finished run: no checkpoint" test -z "$(ls "$work/out/done" | grep ckpt_)"
   check "metrics, run.json copied" test -s "$work/out/slow/metrics.jsonl" -a -s "$work/out/slow/run.json"
+  check "an earlier snapshot's run keeps its row" grep -q "| 81.00% | 400 | target | .* | - | abc1234 from 0 |" <<<"$(row earlier)"
   ;;
 imagenet)
   # Every ImageNet config trains, unchanged except data.root, on a JPEG folder at 224 px (Fashion-
