@@ -19,8 +19,8 @@
 # --target), --target T (top-1 in [0, 1] for BN seeds > 1 while the baselines still run: set it
 # above the baseline's expected best; a later call with the final target continues any run that
 # stopped below it, except one that plateaued there, and a run past it is done whatever target it
-# was given), --committed DIR (the
-# committed runs to continue and, with --quick, to compare against; default docs/reproduction/runs).
+# was given), --committed DIR (the committed runs to continue and, with --quick, to compare
+# against; default docs/reproduction/runs).
 # Full mode continues the committed runs (Fashion-MNIST configs only; a run folder missing from
 # --out starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
 # "ended": a plateau, the target accuracy, or a divergence, which does not stop the rest; a run that
@@ -82,7 +82,7 @@ run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED 
   # not a reason to train to the cap)
   local name=$1 seed=$2 to=${3:-}
   local dir="$out/${name}_s$seed"
-  local extra=()
+  local extra=() end
   [ -n "$to" ] && extra=(--set eval.stop_at_top1="$to")
   if [ $quick = 0 ]; then
     if [ ! -f "$dir/metrics.jsonl" ] && [ -d "$committed/${name}_s$seed" ] && [ "$configs" -ef configs/fashion_mnist ]; then
@@ -90,17 +90,16 @@ run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED 
       cp -r "$committed/${name}_s$seed/." "$dir/"
       echo "== $name, seed $seed: continuing the committed run ($committed/${name}_s$seed)"
     fi
+    end=$(ended "$dir" || true)
     if [ -n "$to" ]; then
       if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$(best_of_run "$dir")" "$to"; then
         echo "== $name, seed $seed: reached $to"
         return
       fi
-      case "$(ended "$dir" || true)" in
-        plateau*) echo "== $name, seed $seed: finished below $to ($(ended "$dir"))"; return ;;
+      case "$end" in
+        plateau*) echo "== $name, seed $seed: finished below $to ($end)"; return ;;
       esac
     else
-      local end
-      end=$(ended "$dir" || true)
       # A run that ended at its cap goes back to bnx: it continues if the config's cap was raised
       # and otherwise says the run is complete.
       if [ -n "$end" ] && [ "$end" != "finished: train.steps" ]; then

@@ -311,8 +311,8 @@ snapshot_runs)
   curve tie "100:0.70 200:0.78 300:0.79 400:0.81 500:0.80 600:0.80 700:0.81 800:0.80 900:0.80"
   curve done "$flat" "plateau: no new best"
   # A run committed by an earlier snapshot and not continued on this machine keeps its row.
-  runs=$work/earlier curve earlier "$flat" "reached the target 0.8"
-  mkdir -p "$work/out" && mv "$work/earlier/earlier" "$work/out/"
+  curve earlier "$flat" "reached the target 0.8"
+  mkdir -p "$work/out" && mv "$runs/earlier" "$work/out/"
   /usr/bin/python3 "$repo/tools/snapshot-runs.py" "$runs" --out "$work/out" >"$work/snap.log" 2>&1
   check "snapshot-runs.py runs (see $work/snap.log)" test $? = 0
   row() { grep "^| $1 |" "$work/out/README.md"; }
