@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark, bnx side by side with its reference in the same run, and prints the
-# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|baseline-step|loader|epoch ...]
+# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|baseline-step|eval-batch|loader|epoch ...]
 # (step, baseline-step: BNX_REF=OLDER_BNX adds an older build to the comparison: step_table below)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -75,6 +75,31 @@ for w in $what; do
     # The non-BN Inception baseline's step (configs/fashion_mnist/inception.yaml: conv biases, LRN,
     # dropout) at batch 32, bnx vs the same network in PyTorch eager.
     step_table "Inception baseline (no BN; LRN, dropout; 28 px, width 1/8, batch 32, fp32)" configs/fashion_mnist/inception.yaml --baseline none
+    ;;
+  eval-batch)
+    # The reproduction's evaluations (every 500 steps late, 10,000 test images, 1 thread): the
+    # whole `bnx eval` command per eval.batch_size, the reference being the configs' earlier 1000.
+    echo; echo "### Evaluation batch size: Fashion-MNIST test set (10,000 images), 1 thread, committed checkpoints"
+    echo; echo '`'"$bnx eval --checkpoint CKPT --set eval.batch_size=B --set train.threads=1"'`: wall time of the whole command (start-up included, the same for every B), median of 5 interleaved repeats'
+    echo; echo "| checkpoint | B=1000 (s) | B=500 (s) | B=200 (s) | B=100 (s) | 1000 / 200 | top-1 equal for every B |"
+    echo "|---|---|---|---|---|---|---|"
+    for ckpt in docs/reproduction/runs/inception_s1/ckpt_*.bnx docs/reproduction/runs/bn_baseline_s1/ckpt_*.bnx; do
+      rows=()
+      for r in 1 2 3 4 5; do
+        for b in 1000 500 200 100; do
+          t0=$(date +%s.%N)
+          out=$($bnx eval --checkpoint "$ckpt" --set eval.batch_size=$b --set train.threads=1)
+          rows+=("$($py -c 'import json, sys; d = json.loads(sys.argv[1]); print(json.dumps({"s": float(sys.argv[2]), "top1": d["top1"]}))' "$out" "$($py -c "print($(date +%s.%N) - $t0)")")")
+        done
+      done
+      $py - "$ckpt" "${rows[@]}" <<'PY'
+import json, statistics, sys
+ckpt, rows = sys.argv[1], [json.loads(v) for v in sys.argv[2:]]
+med = [statistics.median(r["s"] for r in rows[i::4]) for i in range(4)]
+same = "yes" if len({r["top1"] for r in rows}) == 1 else "no: " + ", ".join(sorted({"%.4f" % r["top1"] for r in rows}))
+print("| %s | %s | %.2f | %s |" % (ckpt.split("runs/")[1], " | ".join("%.2f" % m for m in med), med[0] / med[2], same))
+PY
+    done
     ;;
   loader)
     dir=/tmp/bnx_bench_jpegs
