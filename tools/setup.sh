@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libtorch-dev libopenmpi-dev openmpi-bin libopencv-dev
       libyaml-cpp-dev libgtest-dev zlib1g-dev libjpeg-dev libcli11-dev nlohmann-json3-dev dataset-fashion-mnist
-      python3-torch python3-torchvision python3-pil python3-numpy)
+      libtcmalloc-minimal4 python3-torch python3-torchvision python3-pil python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -90,7 +90,10 @@ sigterm)
   check "run.json says the run finished" test "$(ended "$work/run/run.json")" = "finished: train.steps"
   check "resumed from the signal checkpoint" grep -q "resumed from" "$work/log2"
   # run.json's segments: the interrupted invocation and the resumed one, each with its bnx commit.
-  /usr/bin/python3 - "$work/run/run.json" "$step" <<'PY'
+  # The malloc the program runs on, as the dynamic linker sees it (CMakeLists.txt: tcmalloc when installed).
+  malloc="libc malloc"
+  ldd "$bnx" | grep -q libtcmalloc && malloc=tcmalloc
+  /usr/bin/python3 - "$work/run/run.json" "$step" "$malloc" <<'PY'
 import json, re, sys
 run, step = json.load(open(sys.argv[1])), int(sys.argv[2])
 a, b = run["segments"]
@@ -99,9 +102,10 @@ assert a["from_step"] == 0 and a["ended"] == "signal 15" and a["ended_at_step"] 
 assert b["from_step"] == step and b["ended"] == "finished: train.steps" and b["ended_at_step"] == step + 5, b
 assert all(commit.match(x["bnx_commit"]) and x["world_size"] == 1 and x["started"].endswith("Z") for x in (a, b)), (a, b)
 assert run["bnx_commit"] == b["bnx_commit"], run
+assert a["malloc"] == b["malloc"] == sys.argv[3], (a, b, sys.argv[3])
 PY
-  check "run.json lists both segments (from step 0 to the signal, from $step to the end)" test $? = 0
-  check "the banner names the commit" grep -qE "^bnx [0-9.]+ \(([0-9a-f]{7}(-dirty)?|unknown)\) \| " "$work/log2"
+  check "run.json lists both segments (from step 0 to the signal, from $step to the end) and the malloc ($malloc)" test $? = 0
+  check "the banner names the commit and the malloc" grep -qE "^bnx [0-9.]+ \(([0-9a-f]{7}(-dirty)?|unknown)\) \| LibTorch [0-9.]+, $malloc \| " "$work/log2"
   ;;
 kill9)
   "$bnx" train --config "$config" --out "$work/ref" >/dev/null 2>&1

@@ -63,6 +63,7 @@ void MetricsLogger::on_fit_start(Trainer& t) {
   segments.push_back({{"from_step", std::max<int64_t>(0, resumed_from_step_)},
                       {"started", utc_now()},
                       {"bnx_commit", bnx_commit()},
+                      {"malloc", malloc_name()},
                       {"world_size", t.world().size()},
                       {"threads_per_rank", torch::get_num_threads()}});
   header_ = {{"bnx_version", BNX_VERSION},

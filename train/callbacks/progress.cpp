@@ -36,7 +36,7 @@ void ProgressPrinter::on_fit_start(Trainer& t) {
   }
   if (t.world().size() > 8) shards += ", ...";
   if (!shards.empty()) shards += ")";
-  line("bnx " BNX_VERSION " (" + std::string(bnx_commit()) + ") | LibTorch " TORCH_VERSION " | " + c.name + ": " + c.model.name + ", " +
+  line("bnx " BNX_VERSION " (" + std::string(bnx_commit()) + ") | LibTorch " TORCH_VERSION ", " + malloc_name() + " | " + c.name + ": " + c.model.name + ", " +
        std::to_string(models::parameter_count(t.model())) + " parameters | " + std::to_string(t.world().size()) +
        " rank(s) x " + std::to_string(torch::get_num_threads()) + " threads | " + std::to_string(t.total_steps()) +
        " steps of " + std::to_string(c.train.batch_size) + shards + (resumed_from_.empty() ? "" : " | resumed from " + resumed_from_));
