@@ -212,7 +212,8 @@ reproduce)
 reproduce_lanes)
   # tools/reproduce.sh's bookkeeping on tiny configs: a BN seed > 1 needs the baseline's target
   # (refused, exit 2, without --target); --target stops it there, a rerun skips it, a higher target
-  # continues it from its checkpoint; a diverging run is recorded and the lane goes on.
+  # continues it from its checkpoint; a diverging run is recorded and the lane goes on; the 5x-rate
+  # baseline stops at --target and continues without it.
   repo=$(cd "$here/../.." && pwd)
   mkdir -p "$work/cfg"
   sed -e 's/^  steps: [0-9]* .*/  steps: 60/' -e 's/lr: 0.0015 .*/lr: 10/' "$repo/configs/fashion_mnist/inception.yaml" >"$work/cfg/inception_x5.yaml"
@@ -255,6 +256,15 @@ reproduce_lanes)
   check "... to the new cap" grep -q '"ended_at_step": 500' "$work/out/bn_x5_s1/run.json"
   lanes --only "bn_x5:1"; code=$?
   check "a rerun at the same cap trains nothing (exit $code)" grep -q "already complete (500 steps)" "$work/lane.log"
+  # The 5x-rate baseline stops at --target (how soon a faster baseline gets there); a call without
+  # --target continues it from there to its plateau or cap.
+  cp "$work/cfg/bn_x5.yaml" "$work/cfg/inception_x5.yaml"
+  rm -rf "$work/out/inception_x5_s1"
+  lanes --only "inception_x5:1" --target 0.6
+  check "the 5x-rate baseline with --target stops at it" grep -qE '"ended": "top-1 [0-9.]+ reached the target 0.6"' "$work/out/inception_x5_s1/run.json"
+  lanes --only "inception_x5:1"
+  check "without --target it continues from its checkpoint" grep -q "resumed from .*ckpt_" "$work/lane.log"
+  check "... to its plateau or cap" grep -qE '"ended": "(finished: train.steps|plateau)' "$work/out/inception_x5_s1/run.json"
   ;;
 reproduce_quick)
   # tools/reproduce.sh --quick (the README main job) on stand-ins: an MLP config as BN-x30, trained
