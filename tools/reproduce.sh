@@ -5,7 +5,7 @@
 #
 #   tools/reproduce.sh --quick   the README's main job: BN-x30 (seed 1) trained live for 2500 steps,
 #                                compared with the committed runs of docs/reproduction/runs (labelled
-#                                as such); about 10 minutes on 2 cores
+#                                as such); about 3 minutes after the build on 2 cores (README)
 #   tools/reproduce.sh           the full experiment (hours): the baseline (seeds 1, 2) to its
 #                                plateau; the 5x-rate baseline to the baseline's best accuracy; each
 #                                BN variant's seed 1 to its plateau, seeds 2 and 3 to the baseline's

@@ -19,7 +19,8 @@ namespace {
 // faults the same activation memory back in, zeroing each page: about 10% of CPU step time went
 // to the kernel. Keeping freed memory in the heap makes the steady state allocation-free; peak
 // memory stays about the same (617 vs 628 MB in an 80-step run), since every step needs the same
-// blocks again.
+// blocks again. With tcmalloc linked in (CMakeLists.txt), which keeps freed memory itself, these
+// calls reach its mallopt and do nothing.
 void keep_freed_memory() {
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
