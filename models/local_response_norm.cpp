@@ -1,8 +1,9 @@
 // LRN kernels over rows of adjacent channels (see local_response_norm.h). Per row of C channels:
 // forward s_c = k + alpha * (sum of x_j^2 over the window of c) / size, d_c = s_c^beta, y_c = x_c / d_c;
 // backward dx_i = g_i / d_i - (2 alpha beta / size) x_i * sum over {c : i in window(c)} of
-// g_c x_c / (d_c s_c). Window sums run over a zero-padded copy of the row, with the channels
-// innermost so the compiler vectorizes them (AVX2 clones on x86-64 GCC, as in batch_norm_cpu.cpp).
+// g_c x_c / (d_c s_c). Window sums run over zero-padded copies of a block of rows laid end to end,
+// and every step is one long loop the compiler vectorizes (AVX2 clones on x86-64 GCC, as in
+// batch_norm_cpu.cpp).
 // Rows are independent, so results do not depend on the number of threads.
 #include "models/local_response_norm.h"
 
