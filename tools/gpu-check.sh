@@ -110,13 +110,14 @@ targets=(--target bnx "${tests[@]}" export_test)
 run "build" bash -c "TIMEFORMAT='build time: %R s wall, %U s user + %S s sys on $(nproc) cores'; time cmake --build '$build' -j '$(nproc)' ${targets[*]}"
 say "$(grep '^build time:' "$log" | tail -n 1)"
 step="link check"
-ldd "$build/bnx" >>"$log" 2>&1
+links=$(ldd "$build/bnx" 2>&1)  # captured, not piped: `ldd | grep -q` fails under pipefail on SIGPIPE
+echo "$links" >>"$log"
 if [ $cpu = 0 ]; then
-  ldd "$build/bnx" | grep -q libtorch_cuda || { step="link check: bnx does not link libtorch_cuda"; fail; }
+  grep -q libtorch_cuda <<<"$links" || { step="link check: bnx does not link libtorch_cuda"; fail; }
 fi
 if [ -n "$kit" ]; then
   for lib in libmpi.so libopencv_core.so libyaml-cpp.so libjpeg.so; do
-    ldd "$build/bnx" | grep "$lib" | grep -q "=> $kit/" || { step="link check: $lib does not resolve to the kit"; fail; }
+    grep -qE "$lib[^ ]* => $kit/" <<<"$links" || { step="link check: $lib does not resolve to the kit"; fail; }
   done
   say "link check: libmpi, libopencv_core, libyaml-cpp and libjpeg resolve to the kit"
 fi

@@ -92,7 +92,9 @@ sigterm)
   # run.json's segments: the interrupted invocation and the resumed one, each with its bnx commit.
   # The malloc the program runs on, as the dynamic linker sees it (CMakeLists.txt: tcmalloc when installed).
   malloc="libc malloc"
-  ldd "$bnx" | grep -q libtcmalloc && malloc=tcmalloc
+  # (ldd's output is captured first: under pipefail, `ldd | grep -q` fails when grep's early exit
+  # makes ldd die of SIGPIPE, which CI hit on 51ee39d.)
+  [[ $(ldd "$bnx") == *libtcmalloc* ]] && malloc=tcmalloc
   /usr/bin/python3 - "$work/run/run.json" "$step" "$malloc" <<'PY'
 import json, re, sys
 run, step = json.load(open(sys.argv[1])), int(sys.argv[2])
