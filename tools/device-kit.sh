@@ -70,7 +70,8 @@ find -L "$lib/openmpi/lib" -type l -delete  # development links to what was prun
 # Unversioned names the compiler wrapper links (-lhwloc -levent_core -levent_pthreads), whose -dev
 # packages the kit leaves out.
 for name in libhwloc libevent_core libevent_pthreads; do
-  versioned=$(ls "$lib" | grep -E "^$name(-[0-9.]+)?\.so\.[0-9]+\$")  # no head: SIGPIPE under pipefail
+  versioned=$(ls "$lib" | grep -E "^$name(-[0-9.]+)?\.so\.[0-9]+\$") ||  # no head: SIGPIPE under pipefail
+    { echo "device-kit: no versioned $name in $lib" >&2; exit 1; }
   versioned=${versioned%%$'\n'*}
   ln -sf "$versioned" "$lib/$name.so"
 done
