@@ -139,7 +139,9 @@ if [ $cpu = 1 ]; then
   cat "$md"
   exit 0
 fi
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo unknown)
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)  # not `| head`: SIGPIPE under pipefail
+gpu=${gpu%%$'\n'*}
+gpu=${gpu:-unknown}
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 
 bnx=$build/bnx
