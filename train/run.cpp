@@ -9,6 +9,7 @@
 #include "train/callbacks/evaluator.h"
 #include "train/callbacks/metrics_logger.h"
 #include "train/callbacks/progress.h"
+#include "train/run_lock.h"
 #include "train/signals.h"
 
 namespace bnx::train {
@@ -29,6 +30,10 @@ RunResult run_training(const Config& config, std::shared_ptr<dist::Communicator>
     result.steps = trainer->steps_done();
     return result;
   }
+  std::optional<RunLock> lock;  // rank 0 holds the run folder until the run ends (run_lock.h)
+  dist::agree_on_failure(*trainer->session().world, [&] {
+    if (trainer->lead()) lock.emplace(run.out_dir);
+  });
   const std::string metrics = (std::filesystem::path(run.out_dir) / "metrics.jsonl").string();
   const int64_t resumed_step = resumed ? resumed->meta.step : -1;
   trainer->add_callback(std::make_shared<MetricsLogger>(run.out_dir, run.config_text, config.log.every_steps, resumed_step));

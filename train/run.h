@@ -32,7 +32,8 @@ struct RunResult {
 };
 
 /// Trains `config` into `run.out_dir`. Nothing is written before every rank has accepted the
-/// config, the data and the checkpoint. Collective over `world`.
+/// config, the data and the checkpoint. Rank 0 holds the folder's lock (run_lock.h) while it trains:
+/// a second run into the same folder is an input error on every rank. Collective over `world`.
 RunResult run_training(const Config& config, std::shared_ptr<dist::Communicator> world, const RunOptions& run);
 
 }  // namespace bnx::train

@@ -125,6 +125,29 @@ kill9)
     final_params "$work/run" "$work/run.safetensors"
     check "final parameters bit-identical after kill -9 at ${delay}s" cmp -s "$work/ref.safetensors" "$work/run.safetensors"
   done
+  # The run folder's lock: a second run into a folder in use fails on every rank and writes
+  # nothing (no records of its own in metrics.jsonl); once the holder is killed (-9: no clean-up)
+  # the folder is free again.
+  "$bnx" train --config "$config" --set train.steps=100000 --out "$work/held" >/dev/null 2>&1 &
+  holder=$!
+  for _ in $(seq 300); do [ -s "$work/held/metrics.jsonl" ] && break; sleep 0.1; done
+  timeout 30 "${mpi[@]}" -n 2 "$bnx" train --config "$config" --set train.steps=100000 --out "$work/held" \
+    --resume auto >"$work/log" 2>&1
+  check "a second run into a folder in use exits 2 on every rank" test $? = 2
+  check "... naming the folder and the holder's pid" grep -q "run folder $work/held is in use by bnx train (pid $holder on " "$work/log"
+  check "... while the holder trains on" kill -0 $holder
+  kill -9 $holder
+  wait $holder 2>/dev/null
+  /usr/bin/python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().split("\n")[:-1]  # whole lines: kill -9 may cut the last one
+steps = [r["step"] for r in map(json.loads, lines) if r["kind"] == "train"]
+bad = [i for i in range(1, len(steps)) if steps[i] <= steps[i - 1]]
+assert not bad, "step %d after step %d (%d records out of order)" % (steps[bad[0]], steps[bad[0] - 1], len(bad))' "$work/held/metrics.jsonl"
+  check "... and wrote nothing into the folder (one writer's steps in metrics.jsonl)" test $? = 0
+  last=$(ls "$work/held"/ckpt_*.bnx | sort | tail -n 1 | sed 's/.*ckpt_0*\([0-9]*\).bnx/\1/')
+  "$bnx" train --config "$config" --set train.steps=$((last + 2)) --out "$work/held" --resume auto >"$work/log" 2>&1
+  check "after kill -9 of the holder, a run into the folder trains" test $? = 0
   ;;
 rank_failure)
   start=$(date +%s)

@@ -1,0 +1,26 @@
+// Exclusive use of a run folder: the process that trains into a folder (rank 0) holds an advisory
+// lock on FOLDER/.bnx.lock for its lifetime, so that a second `bnx train` into the same folder (a
+// duplicate launch, a requeued job whose predecessor still runs) fails with an input error instead
+// of interleaving its metrics and checkpoints with the first one's. The kernel releases the lock
+// when the holder exits, however it exits (kill -9 included), so no stale lock is ever left.
+#pragma once
+
+#include <string>
+
+namespace bnx::train {
+
+class RunLock {
+ public:
+  /// Creates `dir` if needed and locks it. Throws InputError naming the folder and the holder (pid
+  /// and host) when another process holds the lock. On a file system without locks (flock fails
+  /// with ENOLCK, ENOSYS or EOPNOTSUPP) it warns on stderr and holds nothing.
+  explicit RunLock(const std::string& dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace bnx::train
