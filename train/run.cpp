@@ -31,7 +31,7 @@ RunResult run_training(const Config& config, std::shared_ptr<dist::Communicator>
     return result;
   }
   std::optional<RunLock> lock;  // rank 0 holds the run folder until the run ends (run_lock.h)
-  dist::agree_on_failure(*trainer->session().world, [&] {
+  dist::agree_on_failure(trainer->world(), [&] {
     if (trainer->lead()) lock.emplace(run.out_dir);
   });
   const std::string metrics = (std::filesystem::path(run.out_dir) / "metrics.jsonl").string();
