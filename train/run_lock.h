@@ -12,8 +12,8 @@ namespace bnx::train {
 class RunLock {
  public:
   /// Creates `dir` if needed and locks it. Throws InputError naming the folder and the holder (pid
-  /// and host) when another process holds the lock. On a file system without locks (flock fails
-  /// with ENOLCK, ENOSYS or EOPNOTSUPP) it warns on stderr and holds nothing.
+  /// and host) when another process holds the lock. Where flock fails otherwise (a file system
+  /// without locks: ENOLCK, EOPNOTSUPP) it warns on stderr and holds nothing.
   explicit RunLock(const std::string& dir);
   ~RunLock();
   RunLock(const RunLock&) = delete;
