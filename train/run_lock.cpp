@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 #include <iostream>
 
 #include "train/errors.h"
@@ -15,7 +16,9 @@
 namespace bnx::train {
 
 RunLock::RunLock(const std::string& dir) {
-  std::filesystem::create_directories(dir);
+  std::error_code made;
+  std::filesystem::create_directories(dir, made);
+  if (made) throw InputError("run folder " + dir + ": cannot create it: " + made.message());
   const std::string path = (std::filesystem::path(dir) / ".bnx.lock").string();
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw InputError(path + ": cannot open the run folder's lock file: " + std::strerror(errno));

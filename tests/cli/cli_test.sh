@@ -58,6 +58,10 @@ usage)
   check "a global batch larger than the data set exits 2 on every rank" test $? = 2
   check "... and says so once" test "$(grep -c 'exceeds the data set size' "$work/log")" = 1
   check "nothing written on input errors" test ! -e "$work/out"
+  touch "$work/file"
+  "${mpi[@]}" -n 2 "$bnx" train --config "$config" --out "$work/file/run" >"$work/log" 2>&1
+  check "an --out that cannot be created exits 2 on every rank" test $? = 2
+  check "... and names it" grep -q "run folder $work/file/run: cannot create it: Not a directory" "$work/log"
   "$bnx" train --config "$config" --print-config >"$work/printed.yaml"
   "$bnx" train --config "$work/printed.yaml" --print-config | cmp -s - "$work/printed.yaml"
   check "--print-config round-trips" test $? = 0
