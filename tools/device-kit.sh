@@ -9,7 +9,10 @@
 # packages and versions) and env.sh (paths to source on the target, OPAL_PREFIX for the relocated
 # Open MPI) and data/fashion-mnist (a 10,000-image training subset and the test set, for the GPU
 # run). Idempotent: a kit whose MANIFEST matches the package versions and whose RECIPE matches this
-# script is kept as it is.
+# script is kept as it is. Beside the folder it writes DIR.tar.gz (ignored too), the form in which
+# the kit travels to a device machine (tools/gpu-check.sh --kit DIR.tar.gz unpacks it): the device
+# tool carries at most 64 MiB, working tree included, and the folder alone is about 55 MB. Prints
+# what a device call would carry against that limit.
 #
 #   tools/device-kit.sh [--out DIR]
 set -euo pipefail
@@ -24,10 +27,23 @@ packages=(
   libyaml-cpp-dev libyaml-cpp0.7 libcli11-dev nlohmann-json3-dev libjpeg62-turbo-dev libjpeg62-turbo
   zlib1g-dev zlib1g libgtest-dev libudev1 libpmix2 libmunge2
 )
+pack() {  # the archive that travels
+  tar -C "$out" -czf "$out.tar.gz.part" . && mv "$out.tar.gz.part" "$out.tar.gz"
+  echo "device-kit: $out.tar.gz: $(du -sh "$out.tar.gz" | cut -f1)"
+}
+carried() {  # what one device call carries: the working tree (tracked and untracked, not ignored) and the archive
+  local tree kit_bytes limit=$((64 * 1024 * 1024))
+  tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -n 1 | cut -f1)
+  kit_bytes=$(stat -c %s "$out.tar.gz")
+  echo "device-kit: a device call carries the working tree ($((tree / 1048576)) MiB) and $out.tar.gz ($((kit_bytes / 1048576)) MiB): $(((tree + kit_bytes) / 1048576)) of 64 MiB"
+  if (( tree + kit_bytes > limit )); then echo "device-kit: that is over the device tool's 64 MiB" >&2; exit 1; fi
+}
 manifest=$(for p in "${packages[@]}"; do echo "$p $(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')"; done)
 script=$(sha256sum tools/device-kit.sh tools/fashion-subset.py | sha256sum | cut -c1-16)  # a changed recipe rebuilds too
 if [ -f "$out/MANIFEST" ] && [ "$(cat "$out/MANIFEST")" = "$manifest" ] && [ "$(cat "$out/RECIPE" 2>/dev/null)" = "$script" ]; then
   echo "device-kit: $out is current ($(du -sh "$out" | cut -f1))"
+  [ "$out.tar.gz" -nt "$out/RECIPE" ] || pack
+  carried
   exit 0
 fi
 start=$(date +%s)
@@ -100,3 +116,5 @@ command -v ssh >/dev/null || command -v rsh >/dev/null || export OMPI_MCA_plm_rs
 export PMIX_MCA_mca_base_component_path=$lib/pmix2/lib/pmix
 ENV
 echo "device-kit: $out: $(du -sh "$out" | cut -f1) from ${#packages[@]} packages in $(( $(date +%s) - start )) s"
+pack
+carried

@@ -21,9 +21,12 @@
 # (tools/rehearse-kit.sh): any LibTorch, the whole CPU test suite and a short CPU training run and
 # resume instead of the CUDA steps.
 #
-#   tools/gpu-check.sh [--kit DIR] [--out DIR] [--python PY] [--iterations N] [--budget S]
+#   tools/gpu-check.sh [--kit DIR|ARCHIVE.tar.gz] [--out DIR] [--python PY] [--iterations N] [--budget S]
 #                      [--skip "tests gpu-run interop bench data compile cpu"] [--cpu]
-#   device run: bash tools/gpu-check.sh --kit .kit --out "$OUT" --budget 540   (carry: [".kit"])
+#   device run: bash tools/gpu-check.sh --kit .kit.tar.gz --out "$OUT" --budget 540   (carry: [".kit.tar.gz"])
+# The kit travels as the archive tools/device-kit.sh writes beside it (24 MB against the folder's
+# 55): the device tool carries at most 64 MiB, working tree included. An archive is unpacked into
+# the build folder (BUILD/kit) first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=python3
@@ -35,14 +38,14 @@ budget=100000
 skip=""
 while [ $# -gt 0 ]; do
   case $1 in
-    --kit) kit=$(cd "$2" && pwd); shift 2 ;;
+    --kit) kit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --python) py=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
     --cpu) cpu=1; shift ;;
     --budget) budget=$2; shift 2 ;;
     --skip) skip=" $2 "; shift 2 ;;
-    *) echo "gpu-check: unknown argument $1 (use --kit DIR, --out DIR, --python PY, --iterations N, --budget S, --skip LIST, --cpu)" >&2; exit 2 ;;
+    *) echo "gpu-check: unknown argument $1 (use --kit DIR|ARCHIVE.tar.gz, --out DIR, --python PY, --iterations N, --budget S, --skip LIST, --cpu)" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -73,7 +76,17 @@ run() {  # run STEP command...: logs the command's output, stops naming the step
   say "$step"
   "$@" >>"$log" 2>&1 || fail
 }
-[ -n "$kit" ] && source "$kit/env.sh"
+if [[ "$kit" == *.tar.gz ]]; then  # the archive device-kit.sh writes: unpacked afresh into the build folder
+  [ -f "$kit" ] || { echo "gpu-check: kit archive $kit not found (tools/device-kit.sh writes it)" >&2; exit 2; }
+  rm -rf "$build/kit" && mkdir -p "$build/kit" && tar -xzf "$kit" -C "$build/kit" ||
+    { echo "gpu-check: cannot unpack the kit archive $kit into $build/kit" >&2; exit 2; }
+  kit=$build/kit
+fi
+if [ -n "$kit" ]; then
+  [ -f "$kit/env.sh" ] || { echo "gpu-check: $kit is no device kit (no env.sh; tools/device-kit.sh makes one)" >&2; exit 2; }
+  kit=$(cd "$kit" && pwd)
+  source "$kit/env.sh"
+fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 

@@ -2,7 +2,7 @@
 # Rehearses the bare-GPU-machine route on this CPU machine: in a minimal Debian 12 root made with
 # debootstrap that has a C++ compiler, CMake, ninja, Python and a LibTorch (Debian's libtorch-dev
 # stands in for the PyTorch wheel) but none of bnx's other -dev packages, runs
-# `tools/gpu-check.sh --kit .kit --cpu`: configure, build and the CPU test suite with Open MPI, OpenCV,
+# `tools/gpu-check.sh --kit .kit.tar.gz --cpu`: configure, build and the CPU test suite with Open MPI, OpenCV,
 # yaml-cpp, CLI11, nlohmann-json, libjpeg-turbo and GoogleTest taken from the device kit only.
 # Needs root (debootstrap, chroot, mounts) and the network to Debian's mirror; not run by CI.
 #
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "rehearse-kit: needs root (debootstrap, chroot)" >&2; exit 2; }
-[ -f .kit/env.sh ] || { echo "rehearse-kit: no kit in .kit; run tools/device-kit.sh first" >&2; exit 2; }
+[ -f .kit.tar.gz ] || { echo "rehearse-kit: no kit archive .kit.tar.gz; run tools/device-kit.sh first" >&2; exit 2; }
 start=$(date +%s)
 say() { echo "[rehearse-kit $(( $(date +%s) - start ))s] $*"; }
 
@@ -49,15 +49,15 @@ for p in libopenmpi-dev libopencv-dev libopencv-core-dev libopencv-imgproc-dev l
 done
 
 # 2. The project as the device tool carries it: the working tree (tracked and untracked, not ignored)
-#    and the kit; sizes against the 64 MiB limit of one device call.
+#    and the kit's archive; sizes against the 64 MiB limit of one device call.
 mkdir -p "$root/bnx"
 kept=/  # a name no entry has: nothing kept
 [ $keep = 1 ] && kept=build-kit
 find "$root/bnx" -mindepth 1 -maxdepth 1 ! -name "$kept" -exec rm -rf {} +  # hidden files too
 git ls-files -co --exclude-standard -z | tar -c --null -T - | tar -x -C "$root/bnx"
-cp -a .kit "$root/bnx/.kit"
-tree_mib=$(du -sm --exclude=.kit --exclude=build-kit "$root/bnx" | cut -f1)
-kit_mib=$(du -sm "$root/bnx/.kit" | cut -f1)
+cp -a .kit.tar.gz "$root/bnx/.kit.tar.gz"
+tree_mib=$(du -sm --apparent-size --exclude=.kit.tar.gz --exclude=build-kit "$root/bnx" | cut -f1)
+kit_mib=$(du -sm --apparent-size "$root/bnx/.kit.tar.gz" | cut -f1)
 say "carried: working tree ${tree_mib} MiB + kit ${kit_mib} MiB = $(( tree_mib + kit_mib )) MiB (limit 64 MiB)"
 [ $(( tree_mib + kit_mib )) -lt 64 ] || { echo "rehearse-kit: the carried set is over 64 MiB" >&2; exit 1; }
 
@@ -66,10 +66,10 @@ mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount -t tmpfs tmpfs "$root/dev/shm"
 trap 'umount "$root/dev/shm" "$root/proc" 2>/dev/null; umount -R "$root/sys" 2>/dev/null || true' EXIT
-say "tools/gpu-check.sh --kit .kit --cpu in the root"
+say "tools/gpu-check.sh --kit .kit.tar.gz --cpu in the root"
 rc=0
 chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root BNX_GPU_BUILD=build-kit \
-  bash -c 'cd /bnx && bash tools/gpu-check.sh --kit .kit --cpu --out /bnx/rehearsal' || rc=$?
+  bash -c 'cd /bnx && bash tools/gpu-check.sh --kit .kit.tar.gz --cpu --out /bnx/rehearsal' || rc=$?
 mkdir -p "$out"
 cp "$root/bnx/rehearsal/gpu-check.log" "$root/bnx/rehearsal/gpu-check.md" "$out/" 2>/dev/null || true
 say "gpu-check --cpu exit $rc; log in $out/gpu-check.log"
