@@ -32,8 +32,9 @@ pack() {  # the archive that travels
   echo "device-kit: $out.tar.gz: $(du -sh "$out.tar.gz" | cut -f1)"
 }
 carried() {  # what one device call carries: the working tree (tracked and untracked, not ignored) and the archive
-  local tree kit_bytes limit=$((64 * 1024 * 1024))
-  tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -n 1 | cut -f1)
+  local tree=0 kit_bytes limit=$((64 * 1024 * 1024))
+  git rev-parse --git-dir >/dev/null 2>&1 &&
+    tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -n 1 | cut -f1)
   kit_bytes=$(stat -c %s "$out.tar.gz")
   echo "device-kit: a device call carries the working tree ($((tree / 1048576)) MiB) and $out.tar.gz ($((kit_bytes / 1048576)) MiB): $(((tree + kit_bytes) / 1048576)) of 64 MiB"
   if (( tree + kit_bytes > limit )); then echo "device-kit: that is over the device tool's 64 MiB" >&2; exit 1; fi
