@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <system_error>
 #include <iostream>
+#include <system_error>
 
 #include "train/errors.h"
 
