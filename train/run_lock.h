@@ -13,8 +13,8 @@ class RunLock {
  public:
   /// Creates `dir` if needed and locks it. Throws InputError naming the folder when it cannot be
   /// created or its lock file opened, and naming the holder (pid and host) when another process
-  /// holds the lock. Where flock fails otherwise (a file system
-  /// without locks: ENOLCK, EOPNOTSUPP) it warns on stderr and holds nothing.
+  /// holds the lock. Where flock fails otherwise (a file system without locks: ENOLCK, EOPNOTSUPP)
+  /// it warns on stderr and holds nothing.
   explicit RunLock(const std::string& dir);
   ~RunLock();
   RunLock(const RunLock&) = delete;
