@@ -17,13 +17,6 @@ namespace fs = std::filesystem;
 namespace bnx::train {
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("bnx_ckpt_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 std::shared_ptr<models::Model> small_model(models::Norm norm = models::Norm::kBatch) {
   models::ModelOptions o;
   o.name = "resnet18";
@@ -35,7 +28,7 @@ std::shared_ptr<models::Model> small_model(models::Norm norm = models::Norm::kBa
 }
 
 TEST(Checkpoint, RoundTripsStateOptimizerAndRng) {
-  auto dir = temp_dir("roundtrip");
+  auto dir = test::scratch_dir("ckpt_roundtrip");
   torch::manual_seed(3);
   auto model = small_model();
   torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
@@ -73,11 +66,10 @@ TEST(Checkpoint, RoundTripsStateOptimizerAndRng) {
   a = models::state_dict(*model);
   b = models::state_dict(*copy);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
-  fs::remove_all(dir);
 }
 
 TEST(Checkpoint, DamagedFilesAreDetectedAndSkipped) {
-  auto dir = temp_dir("damaged");
+  auto dir = test::scratch_dir("ckpt_damaged");
   auto model = small_model();
   CheckpointMeta meta;
   meta.model_name = "resnet18";
@@ -116,11 +108,10 @@ TEST(Checkpoint, DamagedFilesAreDetectedAndSkipped) {
   EXPECT_NE(log.str().find(checkpoint_name(20)), std::string::npos);
   prune_checkpoints(dir.string(), 1);
   EXPECT_EQ(list_checkpoints(dir.string()), std::vector<std::string>{p30});
-  fs::remove_all(dir);
 }
 
 TEST(Checkpoint, ConflictsNameTheDifference) {
-  auto dir = temp_dir("conflict");
+  auto dir = test::scratch_dir("ckpt_conflict");
   CheckpointMeta meta;
   meta.model_name = "resnet18";
   const auto path = (dir / "c.bnx").string();
@@ -147,15 +138,12 @@ TEST(Checkpoint, ConflictsNameTheDifference) {
               std::string::npos)
         << e.what();
   }
-  fs::remove_all(dir);
 }
 
 // A checkpoint write that fails part way (a full disk, simulated by a file-size limit) removes its
 // temporary file, keeps the previous checkpoint intact, and names the file and the system's reason.
 TEST(Checkpoint, FailedWriteKeepsThePreviousCheckpoint) {
-  const fs::path dir = fs::temp_directory_path() / ("bnx_ckpt_full_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = test::scratch_dir("ckpt_full");
   torch::manual_seed(0);
   auto small = torch::nn::Linear(4, 2);
   NamedTensors state = {{"w", small->weight}, {"b", small->bias}};
@@ -182,7 +170,6 @@ TEST(Checkpoint, FailedWriteKeepsThePreviousCheckpoint) {
   EXPECT_FALSE(fs::exists(dir / checkpoint_name(2)));
   EXPECT_EQ(fs::file_size(dir / checkpoint_name(1)), good_size);
   EXPECT_EQ(read_checkpoint((dir / checkpoint_name(1)).string()).state.size(), 2u);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ namespace bnx::train {
 namespace {
 
 fs::path write_run(const std::string& name, const std::vector<std::string>& lines) {
-  fs::path dir = fs::temp_directory_path() / ("bnx_compare_" + std::to_string(::getpid())) / name;
+  static const fs::path root = test::scratch_dir("compare");  // a test removes it when done
+  const fs::path dir = root / name;
   fs::create_directories(dir);
   std::ofstream out(dir / "metrics.jsonl");
   for (const auto& l : lines) out << l << "\n";
@@ -68,7 +69,6 @@ TEST(Compare, StepsToTargetTableAndSpeedups) {
   for (size_t at = svg.find("class=\"curve\""); at != std::string::npos; at = svg.find("class=\"curve\"", at + 1)) ++curves;
   EXPECT_EQ(curves, 3u);
   EXPECT_NE(svg.find("id=\"target\""), std::string::npos);
-  fs::remove_all(base.parent_path());
 }
 
 TEST(Compare, MalformedInputNamesFileAndLine) {
@@ -89,7 +89,6 @@ TEST(Compare, MalformedInputNamesFileAndLine) {
     EXPECT_NE(std::string(e.what()).find("no evaluation records"), std::string::npos) << e.what();
   }
   EXPECT_THROW(read_run("/nonexistent/run"), std::runtime_error);
-  fs::remove_all(bad.parent_path());
 }
 
 // Seeds: runs grouped by variant, the target the lowest baseline maximum, crossings interpolated,

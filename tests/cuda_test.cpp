@@ -3,10 +3,8 @@
 // batches normalized on the GPU; with CUDA and NCCL: NCCL collectives at world size 1 and short
 // bf16/fp16 training runs (fp16 with the loss scaler). On a machine without
 // a GPU the CUDA cases skip, saying so; tools/gpu-check.sh runs them on a GPU machine.
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 #include "dist/mirror_communicator.h"
 #include "models/sync_batch_norm.h"
@@ -120,12 +118,9 @@ eval: {every_steps: 0, batch_size: 1000}
 log: {every_steps: 10}
 )",
                                                "cuda", {"train.precision=" + precision});
-    const fs::path dir = fs::temp_directory_path() / ("bnx_cuda_test_" + precision);
-    fs::remove_all(dir);
+    const fs::path dir = test::scratch_dir("cuda_" + precision);
     ASSERT_EQ(train::run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config), true, {}}).end, train::FitEnd::kFinished);
-    std::vector<nlohmann::json> rows;
-    std::ifstream in(dir / "metrics.jsonl");
-    for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+    const auto rows = test::metrics_rows(dir);
     ASSERT_GE(rows.size(), 7u);
     EXPECT_LT(rows[5]["loss"].get<double>(), rows[0]["loss"].get<double>()) << precision;
     EXPECT_GT(rows.back()["top1"].get<double>(), 0.6) << precision << ": eval after 60 steps";

@@ -26,13 +26,6 @@ namespace {
 
 const std::string kFashion = "/usr/share/datasets/fashion-mnist";
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("bnx_data_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
@@ -73,7 +66,7 @@ TEST(Idx, DebianFashionMnistParses) {
 }
 
 TEST(Idx, MalformedFilesNameFileAndProblem) {
-  fs::path dir = temp_dir("idx");
+  fs::path dir = bnx::test::scratch_dir("data_idx");
   auto images_ok = idx_header(0x803, {2, 2, 2});
   images_ok.insert(images_ok.end(), 8, 7);
   auto labels_ok = idx_header(0x801, {2});
@@ -114,7 +107,6 @@ TEST(Idx, MalformedFilesNameFileAndProblem) {
   msg = error_of([&] { IdxDataset::from_folder((dir / "nowhere").string(), true); });
   EXPECT_NE(msg.find("nowhere/train-"), std::string::npos) << msg;
   EXPECT_NE(msg.find("-ubyte[.gz]: not found"), std::string::npos) << msg;
-  fs::remove_all(dir);
 }
 
 TEST(Transforms, CropBoxesStayInsideOverManySeedsAndOddSizes) {
@@ -351,7 +343,7 @@ TEST(Loader, StopsCleanlyAndPropagatesErrors) {
 }
 
 TEST(ImageFolder, ConvertedFashionMnistLoadsWithMatchingLabels) {
-  fs::path root = temp_dir("folder");
+  fs::path root = bnx::test::scratch_dir("data_folder");
   auto train = IdxDataset::from_folder(kFashion, true);
   auto test = IdxDataset::from_folder(kFashion, false);
   ConvertOptions co;
@@ -396,7 +388,6 @@ TEST(ImageFolder, ConvertedFashionMnistLoadsWithMatchingLabels) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find(victim.filename().string()), std::string::npos) << e.what();
   }
-  fs::remove_all(root);
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ namespace bnx::train {
 namespace {
 
 TEST(Safetensors, RoundTripAndLayout) {
-  const auto path = (fs::temp_directory_path() / ("bnx_st_" + std::to_string(::getpid()) + ".safetensors")).string();
+  const fs::path dir = test::scratch_dir("safetensors");
+  const auto path = (dir / "tensors.safetensors").string();
   NamedTensors tensors = {{"a.weight", torch::randn({2, 3})},
                              {"a.num_batches_tracked", torch::tensor(int64_t{7})},
                              {"b", torch::arange(5, torch::kFloat64)}};
@@ -41,7 +42,6 @@ TEST(Safetensors, RoundTripAndLayout) {
     EXPECT_TRUE(torch::equal(back[i].second, tensors[i].second));
   }
   EXPECT_EQ(meta["model"], "x");
-  fs::remove(path);
 }
 
 // BN folded into the convolutions: a norm-none model loaded with the folded weights gives the

@@ -4,25 +4,21 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "tests/test_support.h"
+
 namespace fs = std::filesystem;
 
 namespace bnx::train {
 namespace {
 
-fs::path temp_file(const std::string& name) {
-  return fs::temp_directory_path() / ("bnx_metrics_test_" + std::to_string(::getpid()) + "_" + name);
-}
-
 TEST(Metrics, ResumeDropsLinesAfterTheCheckpointAndReadsTheEvalCurve) {
-  const fs::path path = temp_file("resume.jsonl");
-  fs::remove(path);
+  const fs::path dir = test::scratch_dir("metrics_resume"), path = dir / "metrics.jsonl";
   {
     MetricsLog log(path.string(), -1);
     for (int64_t step : {10, 20, 30}) log.write({"train", step, 0.1, step * 8, 0.5, 1.0, 0.5, 0.9, 100, 1, 8});
@@ -42,8 +38,7 @@ TEST(Metrics, ResumeDropsLinesAfterTheCheckpointAndReadsTheEvalCurve) {
                           "count"}) {
     EXPECT_TRUE(rows[0].contains(key)) << key;
   }
-  EXPECT_TRUE(read_eval_curve(temp_file("missing").string()).empty());
-  fs::remove(path);
+  EXPECT_TRUE(read_eval_curve((dir / "missing").string()).empty());
 }
 
 TEST(Metrics, WindowMeansAreOverExamplesAndRestart) {
@@ -82,8 +77,7 @@ TEST(Metrics, DataWaitIsTheWaitedShareOfTheWindowsTime) {
   s.data_wait_s = 1e6;  // more than the window's time (clock granularity): at most all of it
   w.add(s);
   EXPECT_EQ(w.take().first.data_wait, 1.0);
-  const fs::path path = temp_file("wait.jsonl");
-  fs::remove(path);
+  const fs::path dir = test::scratch_dir("metrics_wait"), path = dir / "metrics.jsonl";
   {
     MetricsLog log(path.string(), -1);
     MetricsRecord train{"train", 1, 0.1, 8, 0.5, 1.0, 0.5, 0.9, 100, 1, 8};
@@ -97,7 +91,6 @@ TEST(Metrics, DataWaitIsTheWaitedShareOfTheWindowsTime) {
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(line)["data_wait"].get<double>(), 0.25);
   std::getline(in, line);
   EXPECT_FALSE(nlohmann::json::parse(line).contains("data_wait"));  // evaluations wait for nothing
-  fs::remove(path);
 }
 
 }  // namespace

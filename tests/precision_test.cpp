@@ -3,10 +3,8 @@
 // selection on a CPU build (cpu, auto -> cpu, cuda -> an error naming the rank); uint8 batches
 // normalized by images_to equal the loader's float32 normalization; and a bf16/fp16 training run
 // against float32.
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 #include "data/transforms.h"
 #include "train/device.h"
@@ -111,16 +109,9 @@ eval: {every_steps: 0, batch_size: 1000}
 log: {every_steps: 1}
 )",
                                "precision", {"train.precision=" + precision});
-  const fs::path dir = fs::temp_directory_path() / ("bnx_precision_test_" + name + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const fs::path dir = test::scratch_dir("precision_" + name);
   EXPECT_EQ(run_training(config, test::world(), {dir.string(), "", cli::to_yaml(config), true, {}}).end, FitEnd::kFinished);
-  std::vector<double> losses;
-  std::ifstream in(dir / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    auto j = nlohmann::json::parse(line);
-    if (j["kind"] == "train") losses.push_back(j["loss"].get<double>());
-  }
-  fs::remove_all(dir);
+  const auto losses = test::train_losses(dir);
   return losses;
 }
 

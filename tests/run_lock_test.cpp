@@ -13,18 +13,13 @@
 #include <optional>
 #include <sstream>
 
+#include "tests/test_support.h"
 #include "train/errors.h"
 
 namespace fs = std::filesystem;
 
 namespace bnx::train {
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("bnx_lock_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir;
-}
 
 std::string read(const fs::path& path) {
   std::ifstream in(path);
@@ -43,15 +38,14 @@ std::string error_of(const std::string& dir) {
 }
 
 TEST(RunLock, CreatesTheFolderAndNamesItsHolder) {
-  const fs::path dir = temp_dir("holder") / "nested";
+  const fs::path dir = test::scratch_dir("lock_holder") / "nested";
   RunLock lock(dir.string());
   EXPECT_TRUE(fs::is_directory(dir));
   EXPECT_EQ(read(dir / ".bnx.lock").rfind("bnx train (pid " + std::to_string(::getpid()) + " on ", 0), 0u);
-  fs::remove_all(dir.parent_path());
 }
 
 TEST(RunLock, RefusesASecondHolderUntilTheFirstIsGone) {
-  const fs::path dir = temp_dir("second");
+  const fs::path dir = test::scratch_dir("lock_second");
   std::optional<RunLock> first(std::in_place, dir.string());
   // flock belongs to an open file description: a second open in the same process conflicts too.
   const std::string error = error_of(dir.string());
@@ -59,11 +53,10 @@ TEST(RunLock, RefusesASecondHolderUntilTheFirstIsGone) {
       << error;
   first.reset();
   EXPECT_EQ(error_of(dir.string()), "");
-  fs::remove_all(dir);
 }
 
 TEST(RunLock, IsFreeAfterItsHolderIsKilled) {
-  const fs::path dir = temp_dir("killed");
+  const fs::path dir = test::scratch_dir("lock_killed");
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   const pid_t child = ::fork();
@@ -84,16 +77,13 @@ TEST(RunLock, IsFreeAfterItsHolderIsKilled) {
   EXPECT_EQ(error_of(dir.string()), "");
   ::close(ready[0]);
   ::close(ready[1]);
-  fs::remove_all(dir);
 }
 
 TEST(RunLock, AFolderThatCannotBeCreatedIsAnInputError) {
-  const fs::path dir = temp_dir("file");
-  fs::create_directories(dir);
+  const fs::path dir = test::scratch_dir("lock_file");
   std::ofstream(dir / "plain").put('x');
   const std::string error = error_of((dir / "plain" / "run").string());
   EXPECT_NE(error.find("run folder " + (dir / "plain" / "run").string() + ": cannot create it: "), std::string::npos) << error;
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Shared test helpers (see test_support.h).
 #include "tests/test_support.h"
 
+#include <unistd.h>
+
+#include <fstream>
 #include <sstream>
 
 namespace bnx::test {
@@ -9,6 +12,18 @@ std::shared_ptr<dist::Communicator>& world_slot() {
   static std::shared_ptr<dist::Communicator> comm;
   return comm;
 }
+
+// The scratch folders this process made: removed at exit when every test passed, kept for a look
+// when one failed.
+struct ScratchFolders {
+  ScratchFolders() { ::testing::UnitTest::GetInstance(); }  // constructed before, so destroyed after, this
+  ~ScratchFolders() {
+    if (::testing::UnitTest::GetInstance()->Failed()) return;
+    std::error_code ignored;
+    for (const auto& dir : dirs) std::filesystem::remove_all(dir, ignored);
+  }
+  std::vector<std::filesystem::path> dirs;
+};
 }  // namespace
 
 std::shared_ptr<dist::Communicator> world() {
@@ -41,6 +56,37 @@ torch::Tensor channel_slice(const torch::Tensor& values, int64_t before, int64_t
   torch::Tensor wide = torch::zeros(sizes).contiguous(torch::MemoryFormat::ChannelsLast);  // float32
   wide.narrow(1, before, values.size(1)).copy_(values);
   return wide.narrow(1, before, values.size(1));
+}
+
+std::filesystem::path scratch_dir(const std::string& name) {
+  auto comm = world();
+  auto pid = torch::tensor({static_cast<int64_t>(::getpid())});  // (1,)
+  comm->broadcast(pid, 0);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("bnx_test_" + name + "_" + std::to_string(pid.item<int64_t>()));
+  if (comm->rank() == 0) {
+    static ScratchFolders made;
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    made.dirs.push_back(dir);
+  }
+  comm->barrier();
+  return dir;
+}
+
+std::vector<nlohmann::json> metrics_rows(const std::filesystem::path& run_dir) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(run_dir / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+std::vector<double> train_losses(const std::filesystem::path& run_dir) {
+  std::vector<double> losses;
+  for (const auto& row : metrics_rows(run_dir)) {
+    if (row["kind"] == "train") losses.push_back(row["loss"].get<double>());
+  }
+  return losses;
 }
 
 std::string test_data(const std::string& name) { return std::string(BNX_TEST_DATA) + "/" + name; }

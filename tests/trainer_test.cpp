@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 namespace bnx::train {
 namespace {
 
+using test::metrics_rows;
+using test::scratch_dir;
 using test::world;
 
 Config tiny_config() {
@@ -37,25 +39,10 @@ log: {every_steps: 1}
                       "tiny");
 }
 
-std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(dir / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-fs::path fresh_dir(const std::string& name) {
-  auto comm = world();
-  fs::path dir = fs::temp_directory_path() / ("bnx_trainer_test_np" + std::to_string(comm->size()) + "_" + name);
-  if (comm->rank() == 0) fs::remove_all(dir);
-  comm->barrier();
-  return dir;
-}
-
 TEST(Trainer, SameLossesOnWRanksAndOneRank) {
   auto comm = world();
   Config config = tiny_config();
-  const fs::path many = fresh_dir("many"), one = fresh_dir("one");
+  const fs::path many = scratch_dir("trainer_many"), one = scratch_dir("trainer_one");
   ASSERT_EQ(run_training(config, comm, {many.string(), "", "", true, {}}).end, FitEnd::kFinished);
   // Rank 0 alone, in a world of its own, with the same global batch.
   auto alone = comm->split(1);
@@ -64,7 +51,7 @@ TEST(Trainer, SameLossesOnWRanksAndOneRank) {
   }
   comm->barrier();
   if (comm->rank() != 0) return;
-  auto a = read_metrics(many), b = read_metrics(one);
+  auto a = metrics_rows(many), b = metrics_rows(one);
   ASSERT_EQ(a.size(), b.size());
   int train_records = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -97,7 +84,7 @@ TEST(Trainer, NonFiniteLossStopsEveryRankWithoutCheckpoint) {
   Config config = tiny_config();
   config.optim.lr = 1e12;
   config.checkpoint.every_steps = 1;
-  const fs::path dir = fresh_dir("nan");
+  const fs::path dir = scratch_dir("trainer_nan");
   int64_t failed_step = 0;
   try {
     run_training(config, comm, {dir.string(), "", "", true, {}});
@@ -153,14 +140,14 @@ TEST(Trainer, TargetStopEndsTheRunAtThatEvaluationWithACheckpoint) {
   Config config = tiny_config();
   config.eval.schedule.every_steps = 4;
   config.eval.stop_at_top1 = 0.05;  // reached at the first evaluation
-  const fs::path dir = fresh_dir("target");
+  const fs::path dir = scratch_dir("trainer_target");
   const RunResult r = run_training(config, comm, {dir.string(), "", "", true, {}});
   EXPECT_EQ(r.end, FitEnd::kStopped);
   EXPECT_FALSE(r.by_signal);
   EXPECT_EQ(r.steps, 4);
   comm->barrier();
   if (comm->rank() != 0) return;
-  auto rows = read_metrics(dir);
+  auto rows = metrics_rows(dir);
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows.back()["kind"], "eval");
   EXPECT_EQ(rows.back()["step"], 4);
@@ -182,7 +169,7 @@ TEST(Trainer, SetupFailureOnOneRankEndsEveryRank) {
   Config config = tiny_config();
   if (comm->rank() == comm->size() - 1) config.data.root = "/nonexistent/fashion";
   dist::set_input_error_classifier([](const std::exception& e) { return dynamic_cast<const data::DataError*>(&e); });
-  const fs::path dir = fresh_dir("setup");
+  const fs::path dir = scratch_dir("trainer_setup") / "run";  // not to be created
   try {
     run_training(config, comm, {dir.string(), "", "", true, {}});
     FAIL() << "expected a setup failure";

@@ -12,10 +12,8 @@
 // channels-last BN backward sums 50k values per channel in float32. The learning rate scales with
 // the global batch (0.05 x B / 64 for the MLP): at B = 3 and the full rate, BN over three examples
 // amplifies rounding until 1- and 4-rank runs part after 15 steps.
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 #include "models/model.h"
 #include "train/cli/config.h"
@@ -27,6 +25,8 @@ namespace fs = std::filesystem;
 namespace bnx::train {
 namespace {
 
+using test::scratch_dir;
+using test::train_losses;
 using test::world;
 
 Config config_for(const std::string& net, int64_t batch, bool channels_last = true) {
@@ -45,24 +45,6 @@ Config config_for(const std::string& net, int64_t batch, bool channels_last = tr
                                ", momentum: 0.9, weight_decay: 1e-4}\n"
                                "eval: {every_steps: 0, batch_size: 1000}\nlog: {every_steps: 1}\n",
                            "uneven", {"model.channels_last=" + std::string(channels_last ? "true" : "false")});
-}
-
-fs::path fresh_dir(const std::string& name) {
-  auto comm = world();
-  fs::path dir = fs::temp_directory_path() / ("bnx_uneven_np" + std::to_string(comm->size()) + "_" + name);
-  if (comm->rank() == 0) fs::remove_all(dir);
-  comm->barrier();
-  return dir;
-}
-
-std::vector<double> train_losses(const fs::path& dir) {
-  std::vector<double> losses;
-  std::ifstream in(dir / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    auto j = nlohmann::json::parse(line);
-    if (j["kind"] == "train") losses.push_back(j["loss"].get<double>());
-  }
-  return losses;
 }
 
 // Records every parameter's gradient after the first update, and the parameters at the end.
@@ -104,10 +86,10 @@ void expect_same_as_one_process(const std::string& net, int64_t batch, bool chan
   auto comm = world();
   const Config config = config_for(net, batch, channels_last);
   const std::string tag = net + "_b" + std::to_string(batch);
-  Outcome many = run(config, comm, fresh_dir(tag + "_many"));
+  Outcome many = run(config, comm, scratch_dir("uneven_" + tag + "_many"));
   // Rank 0 alone, in a world of its own, with the same global batch.
   auto alone = comm->split(1);
-  const fs::path one_dir = fresh_dir(tag + "_one");
+  const fs::path one_dir = scratch_dir("uneven_" + tag + "_one");
   if (comm->rank() != 0) {
     comm->barrier();
     return;
