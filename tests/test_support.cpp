@@ -16,7 +16,7 @@ std::shared_ptr<dist::Communicator>& world_slot() {
 // The scratch folders this process made: removed at exit when every test passed, kept for a look
 // when one failed.
 struct ScratchFolders {
-  ScratchFolders() { ::testing::UnitTest::GetInstance(); }  // constructed before, so destroyed after, this
+  ScratchFolders() { ::testing::UnitTest::GetInstance(); }  // gtest's instance first: destroyed after this
   ~ScratchFolders() {
     if (::testing::UnitTest::GetInstance()->Failed()) return;
     std::error_code ignored;
