@@ -13,7 +13,7 @@ namespace bnx::train {
 namespace {
 
 fs::path write_run(const std::string& name, const std::vector<std::string>& lines) {
-  static const fs::path root = test::scratch_dir("compare");  // a test removes it when done
+  static const fs::path root = test::scratch_dir("compare");  // shared by the tests of this file
   const fs::path dir = root / name;
   fs::create_directories(dir);
   std::ofstream out(dir / "metrics.jsonl");
