@@ -98,7 +98,7 @@ def main():
         f.write("Written by `tools/snapshot-runs.py`. Each folder holds a run's metrics.jsonl, config.yaml, run.json\n")
         f.write("and, while unfinished, newest checkpoint; continue one with `build/bnx train --config DIR/config.yaml\n")
         f.write("--out runs/reproduce/NAME --resume DIR/ckpt_*.bnx` (1 thread: `--set train.threads=1`, as they were run).\n")
-        f.write("Which bnx build ran which steps of each run: binaries.md (kept by hand).\n\n")
+        f.write("Which bnx build ran which steps of each run: binaries.md; how the lanes scheduled them: lanes.md (both kept by hand).\n\n")
         f.write("Plateau rule (train/eval_schedule.h) at a running run's last evaluation s: the mean gain of the last\n")
         f.write("third (2s/3, s] over the middle one (s/3, 2s/3] must be below 0.3 points and the best must lie at or\n")
         f.write("before 2s/3.\n\n")
