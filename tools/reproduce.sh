@@ -155,26 +155,21 @@ print(max(sys.argv[1:], key=lambda d: json.loads(open(d + "/metrics.jsonl").read
   # The committed runs that are not done: a baseline seed still training; a BN run not started,
   # still training, or stopped at an earlier, lower target than the baseline's best (seeds 2-3 ran
   # against 91% while the baseline still rose). Until none is left, the table is interim.
-  unfinished=$(python3 -c '
-import json, os, sys
-committed, baseline, variants, seeds = sys.argv[1:]
-def ended(d):
-    p = os.path.join(d, "run.json")
-    e = (json.load(open(p)).get("ended") or "") if os.path.exists(p) else ""
-    return "" if e.startswith(("signal", "stopped")) else e
-def best(d):
-    return max([json.loads(l)["top1"] for l in open(os.path.join(d, "metrics.jsonl")) if "\"eval\"" in l] or [0])
-bases = [os.path.join(committed, n) for n in sorted(os.listdir(committed)) if n.startswith(baseline + "_s")]
-target = min(best(d) for d in bases)
-left = [os.path.basename(d) for d in bases if not ended(d)]
-for v in variants.split():
-    for s in seeds.split():
-        d = os.path.join(committed, f"{v}_s{s}")
-        if not os.path.isdir(d):
-            left.append(os.path.basename(d) + " (not started)")
-        elif not ended(d) or ("reached the target" in ended(d) and best(d) < target):
-            left.append(os.path.basename(d))
-print(", ".join(left))' "$committed" "$baseline" "$variants" "$seeds")
+  goal=$(best_of "$committed/${baseline}"_s*)
+  unfinished=""
+  for d in "$committed/${baseline}"_s*; do [ -n "$(ended "$d")" ] || unfinished+=", $(basename "$d")"; done
+  for v in $variants; do
+    for s in $seeds; do
+      d=$committed/${v}_s$s
+      end=$(ended "$d" || true)
+      if [ ! -d "$d" ]; then
+        unfinished+=", ${v}_s$s (not started)"
+      elif [ -z "$end" ] || { [[ "$end" == *"reached the target"* ]] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$(best_of_run "$d")" "$goal"; }; then
+        unfinished+=", ${v}_s$s"
+      fi
+    done
+  done
+  unfinished=${unfinished#, }
   if [ -n "$unfinished" ]; then
     echo
     echo "WARNING: committed runs still in progress: $unfinished. Until every run has finished,"
