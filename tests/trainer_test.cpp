@@ -2,11 +2,13 @@
 // with the same global batch give the same losses (relative 1e-5) on Fashion-MNIST with norm sync;
 // evaluation counts every validation example once; metrics.jsonl has its fields; a non-finite loss
 // stops every rank with the step named and no checkpoint; the early-stop callbacks end the run at
-// the evaluation that meets them, with a checkpoint; a failed setup on one rank ends every rank.
+// the evaluation that meets them, with a checkpoint; a fresh start keeps an earlier record that no
+// checkpoint continues; a failed setup on one rank ends every rank.
 #include "train/trainer.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -160,6 +162,43 @@ TEST(Trainer, TargetStopEndsTheRunAtThatEvaluationWithACheckpoint) {
   std::ostringstream expected;
   expected << "top-1 " << top1 << " reached the target 0.05";
   EXPECT_EQ(ended, expected.str());
+}
+
+// A run started again at step 0 (no checkpoint left to continue it) keeps the earlier run's record
+// under a dated name instead of overwriting it.
+TEST(Trainer, AFreshStartKeepsAnEarlierRecordThatNoCheckpointContinues) {
+  auto comm = world();
+  Config config = tiny_config();
+  config.train.steps = 8;
+  const fs::path dir = scratch_dir("trainer_set_aside");
+  ASSERT_EQ(run_training(config, comm, {dir.string(), "", "", true, {}}).end, FitEnd::kFinished);
+  comm->barrier();
+  if (comm->rank() == 0) {
+    for (const auto& path : list_checkpoints(dir.string())) fs::remove(path);
+  }
+  comm->barrier();
+  config.train.steps = 6;
+  ASSERT_EQ(run_training(config, comm, {dir.string(), "auto", "", true, {}}).end, FitEnd::kFinished);
+  comm->barrier();
+  if (comm->rank() != 0) return;
+  EXPECT_EQ(metrics_rows(dir).back()["step"], 6);
+  std::vector<fs::path> kept;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "metrics.jsonl" && name != "run.json" && name != "config.yaml" && name != ".bnx.lock" &&
+        name.rfind("ckpt_", 0) != 0) {
+      kept.push_back(name);
+    }
+  }
+  std::sort(kept.begin(), kept.end());
+  ASSERT_EQ(kept.size(), 3u);  // config.<stamp>.yaml, metrics.<stamp>.jsonl, run.<stamp>.json
+  const std::string stamp = kept[0].string().substr(7, 16);  // config.20261130T191500Z.yaml
+  EXPECT_EQ(kept[1], "metrics." + stamp + ".jsonl");
+  EXPECT_EQ(kept[2], "run." + stamp + ".json");
+  std::ifstream in(dir / kept[1]);
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  EXPECT_EQ(nlohmann::json::parse(last)["step"], 8);
 }
 
 // A bad data root on one rank only: every rank ends with an error (none waits in a collective),

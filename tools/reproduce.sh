@@ -24,7 +24,9 @@
 # that run to its plateau), --committed DIR (the committed runs to continue and, with --quick, to compare
 # against; default docs/reproduction/runs).
 # Full mode continues the committed runs (Fashion-MNIST configs only; a run folder missing from
-# --out starts as a copy of its snapshot, resumed from its checkpoint) and skips finished runs (run.json
+# --out starts as a copy of its snapshot, resumed from its checkpoint, or trained again from step 0
+# where the snapshot has none, as for the runs stopped at a target before 2026-11-30's fix of
+# tools/snapshot-runs.py) and skips finished runs (run.json
 # "ended": a plateau, the target accuracy, or a divergence, which does not stop the rest; a run that
 # ended at its train.steps cap continues if the cap has been raised since).
 set -euo pipefail
@@ -90,7 +92,11 @@ run() {  # run NAME SEED [TARGET]: train configs/NAME.yaml into $out/NAME_sSEED 
     if [ ! -f "$dir/metrics.jsonl" ] && [ -d "$committed/${name}_s$seed" ] && [ "$configs" -ef configs/fashion_mnist ]; then
       mkdir -p "$dir"
       cp -r "$committed/${name}_s$seed/." "$dir/"
-      echo "== $name, seed $seed: continuing the committed run ($committed/${name}_s$seed)"
+      if compgen -G "$dir/ckpt_*.bnx" >/dev/null; then
+        echo "== $name, seed $seed: continuing the committed run ($committed/${name}_s$seed)"
+      else  # bnx keeps the copied record under a dated name should it train the run again
+        echo "== $name, seed $seed: the committed run ($committed/${name}_s$seed) has no checkpoint: if it goes on, it trains again from step 0"
+      fi
     fi
     end=$(ended "$dir" || true)
     if [ -n "$to" ]; then

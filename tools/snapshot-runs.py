@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Copies long runs' records into docs/reproduction/runs/ so that the next session (maybe on a fresh
 machine) can regenerate the table with `bnx compare --seeds` and continue the unfinished ones: per
-run its metrics.jsonl, config.yaml, run.json and, while it is unfinished, its newest checkpoint (a
-finished run needs none, and the tree stays small enough to travel to a GPU machine); and a
+run its metrics.jsonl, config.yaml, run.json and, unless its end is final (a plateau or a
+divergence), its newest checkpoint: an unfinished run continues from it, and so does one stopped at
+a target accuracy (continued to a higher one) or at its step cap (continued when the cap is raised);
+without it such a run would start over from step 0; and a
 README.md table of each run's state (last step, best accuracy and where, how it ended, wall time)
 over every run in the output folder, so that runs committed earlier and not continued on this
 machine keep their rows.
@@ -89,14 +91,14 @@ def main():
                 json.dump(info, f, indent=2)
                 f.write("\n")
         ckpts = sorted(glob.glob(os.path.join(folder, "ckpt_*.bnx")))
-        if ckpts and not ended:
+        if ckpts and ended not in ("plateau", "diverged"):
             shutil.copy(ckpts[-1], dest)
     for dest in sorted(glob.glob(os.path.join(args.out, "*", "metrics.jsonl"))):
         rows.append(row_of(os.path.dirname(dest)))
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write("# Reproduction runs: state at the last snapshot\n\n")
         f.write("Written by `tools/snapshot-runs.py`. Each folder holds a run's metrics.jsonl, config.yaml, run.json\n")
-        f.write("and, while unfinished, newest checkpoint; continue one with `build/bnx train --config DIR/config.yaml\n")
+        f.write("and, unless it ended at a plateau or diverged, newest checkpoint; continue one with `build/bnx train --config DIR/config.yaml\n")
         f.write("--out runs/reproduce/NAME --resume DIR/ckpt_*.bnx` (1 thread: `--set train.threads=1`, as they were run).\n")
         f.write("Which bnx build ran which steps of each run: binaries.md; how the lanes scheduled them: lanes.md (both kept by hand).\n\n")
         f.write("Plateau rule (train/eval_schedule.h) at a running run's last evaluation s: the mean gain of the last\n")

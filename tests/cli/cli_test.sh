@@ -242,7 +242,8 @@ reproduce_lanes)
   # tools/reproduce.sh's bookkeeping on tiny configs: a BN seed > 1 needs the baseline's target
   # (refused, exit 2, without --target); --target stops it there, a rerun skips it, a higher target
   # continues it from its checkpoint; a diverging run is recorded and the lane goes on; the 5x-rate
-  # baseline stops at --target and continues without it.
+  # baseline stops at --target and continues without it; a committed run is copied, and continued
+  # only where its snapshot has a checkpoint.
   repo=$(cd "$here/../.." && pwd)
   mkdir -p "$work/cfg"
   sed -e 's/^  steps: [0-9]* .*/  steps: 60/' -e 's/lr: 0.0015 .*/lr: 10/' "$repo/configs/fashion_mnist/inception.yaml" >"$work/cfg/inception_x5.yaml"
@@ -294,6 +295,20 @@ reproduce_lanes)
   lanes --only "inception_x5:1"
   check "without --target it continues from its checkpoint" grep -q "resumed from .*ckpt_" "$work/lane.log"
   check "... to its plateau or cap" grep -qE '"ended": "(finished: train.steps|plateau)' "$work/out/inception_x5_s1/run.json"
+  # Full mode on the Fashion-MNIST configs starts a missing run folder as a copy of its committed
+  # snapshot and says whether a checkpoint continues it (these two reached the target already, so
+  # nothing trains).
+  for run in bn_x30_s2 bn_x30_s3; do
+    mkdir -p "$work/committed/$run"
+    echo '{"kind":"eval","step":100,"top1":0.5,"wall_time":1}' >"$work/committed/$run/metrics.jsonl"
+    echo '{"ended":"top-1 0.5 reached the target 0.5"}' >"$work/committed/$run/run.json"
+  done
+  touch "$work/committed/bn_x30_s3/ckpt_00000100.bnx"
+  BNX="$bnx" bash "$repo/tools/reproduce.sh" --no-build --committed "$work/committed" --out "$work/copies" \
+    --only "bn_x30:2 bn_x30:3" --target 0.4 >"$work/lane.log" 2>&1
+  check "a committed run without a checkpoint: said to train again from step 0" grep -q "bn_x30, seed 2: the committed run .* has no checkpoint: if it goes on, it trains again from step 0" "$work/lane.log"
+  check "a committed run with one: continued" grep -q "bn_x30, seed 3: continuing the committed run" "$work/lane.log"
+  check "... both copied and found at the target" test "$(grep -c "reached 0.4" "$work/lane.log")" = 2 -a -s "$work/copies/bn_x30_s2/metrics.jsonl"
   ;;
 reproduce_quick)
   # tools/reproduce.sh --quick (the README main job) on stand-ins: an MLP config as BN-x30, trained
@@ -344,7 +359,8 @@ reproduce_quick)
 snapshot_runs)
   # tools/snapshot-runs.py on hand-made runs: its plateau-rule column (a Python copy of
   # train/eval_schedule.cpp's rule) against the hand-computed curves of tests/eval_schedule_test.cpp,
-  # and which files it copies (an unfinished run's newest checkpoint only; a finished run's none).
+  # and which files it copies (the newest checkpoint only of a run unfinished or stopped at a target
+  # or its step cap, which can be continued; none of a run ended at its plateau).
   repo=$(cd "$here/../.." && pwd)
   runs=$work/runs
   curve() {  # curve NAME "STEP:TOP1 ..." [ENDED]: eval records, a run.json, two checkpoints
@@ -360,6 +376,8 @@ snapshot_runs)
   curve slow "100:0.50 200:0.90 300:0.60 400:0.61 500:0.62 600:0.63 700:0.64 800:0.65 900:0.66"
   curve tie "100:0.70 200:0.78 300:0.79 400:0.81 500:0.80 600:0.80 700:0.81 800:0.80 900:0.80"
   curve done "$flat" "plateau: no new best"
+  curve at_target "$flat" "top-1 0.8 reached the target 0.8"
+  curve at_cap "$flat" "finished: train.steps"
   # A run committed by an earlier snapshot and not continued on this machine keeps its row.
   curve earlier "$flat" "reached the target 0.8"
   mkdir -p "$work/out" && mv "$runs/earlier" "$work/out/"
@@ -376,7 +394,9 @@ snapshot_runs)
   check "slow: gain as computed by hand" grep -q "| 90.00% | 200 | running | .* | mean gain 3.00 pt, best before 2s/3 = 600 |" <<<"$(row slow)"
   check "a finished run: no rule column" grep -q "| plateau | .* | - | abc1234 from 0 |" <<<"$(row done)"
   check "an unfinished run: its newest checkpoint only" test -e "$work/out/flat/ckpt_00000900.bnx" -a ! -e "$work/out/flat/ckpt_00000800.bnx"
-  check "a finished run: no checkpoint" test -z "$(ls "$work/out/done" | grep ckpt_)"
+  check "a run at its plateau: no checkpoint" test -z "$(ls "$work/out/done" | grep ckpt_)"
+  check "a run stopped at a target: its newest checkpoint" test "$(ls "$work/out/at_target" | grep ckpt_)" = ckpt_00000900.bnx
+  check "a run at its step cap: its newest checkpoint" test "$(ls "$work/out/at_cap" | grep ckpt_)" = ckpt_00000900.bnx
   check "metrics, run.json copied" test -s "$work/out/slow/metrics.jsonl" -a -s "$work/out/slow/run.json"
   check "an earlier snapshot's run keeps its row" grep -q "| 81.00% | 400 | target | .* | - | abc1234 from 0 |" <<<"$(row earlier)"
   ;;

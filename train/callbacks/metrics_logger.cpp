@@ -1,9 +1,11 @@
 // The run's record on disk (see metrics_logger.h).
 #include "train/callbacks/metrics_logger.h"
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "models/model.h"
 #include "train/build_info.h"
@@ -39,6 +41,31 @@ nlohmann::json earlier_segments(const fs::path& dir) {
   return nlohmann::json::array();
 }
 
+// A fresh run in a folder that holds an earlier run's record but no checkpoint to continue it
+// (deleted, or a snapshot without one): that record is renamed, never overwritten, e.g. to
+// metrics.20261130T191500Z.jsonl, run.20261130T191500Z.json and config.20261130T191500Z.yaml.
+void set_aside_earlier_run(const fs::path& dir) {
+  std::ifstream in(dir / "metrics.jsonl");
+  int64_t last_step = -1;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) last_step = std::max(last_step, j.value("step", int64_t{0}));
+  }
+  if (last_step < 0) return;
+  std::string stamp = utc_now();  // 2026-11-30T19:15:00Z -> 20261130T191500Z
+  stamp.erase(std::remove_if(stamp.begin(), stamp.end(), [](char c) { return c == '-' || c == ':'; }), stamp.end());
+  std::string kept;
+  for (const auto& [stem, ext] : {std::pair{"metrics", ".jsonl"}, {"run", ".json"}, {"config", ".yaml"}}) {
+    const fs::path from = dir / (std::string(stem) + ext), to = dir / (std::string(stem) + "." + stamp + ext);
+    if (!fs::exists(from)) continue;
+    if (fs::exists(to)) throw std::runtime_error(to.string() + ": exists; cannot set the earlier run's record aside");
+    fs::rename(from, to);
+    kept += (kept.empty() ? "" : ", ") + to.filename().string();
+  }
+  std::cerr << dir.string() << ": no checkpoint continues the run recorded there (through step " << last_step
+            << "); its record is kept as " << kept << " and this run starts at step 0" << std::endl;
+}
+
 }  // namespace
 
 MetricsLogger::MetricsLogger(std::string out_dir, std::string config_text, int64_t every_steps,
@@ -57,6 +84,7 @@ void MetricsLogger::on_fit_start(Trainer& t) {
   window_ = ThroughputWindow();
   if (!t.lead()) return;
   fs::create_directories(out_dir_);
+  if (resumed_from_step_ < 0) set_aside_earlier_run(out_dir_);
   write_text(fs::path(out_dir_) / "config.yaml", config_text_);
   const Session& s = t.session();
   nlohmann::json segments = resumed_from_step_ > 0 ? earlier_segments(out_dir_) : nlohmann::json::array();

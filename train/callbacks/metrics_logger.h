@@ -5,7 +5,9 @@
 // reason, e.g. a plateau or a signal, or "diverged: " and the error of a non-finite loss; absent
 // while running or after a crash) and at which step. run.json's "segments" list every invocation
 // that trained the run (a resume appends one, keeping those of the run.json it finds): the step it
-// started from, when (UTC), the bnx commit, ranks and threads, and how and where it ended.
+// started from, when (UTC), the bnx commit, ranks and threads, and how and where it ended. A fresh
+// run in a folder holding an earlier run's record without a checkpoint to continue it renames that
+// record (metrics.<UTC time>.jsonl, run.<...>.json, config.<...>.yaml) and says so, never erasing it.
 #pragma once
 
 #include <chrono>
