@@ -1,9 +1,11 @@
 // bnx compare: steps to the target on hand-made metrics (reached between evaluation points, never
-// reached, ties, different batch sizes so steps and epochs differ), malformed input, the SVG.
+// reached, ties, different batch sizes so steps and epochs differ), malformed input, the SVG and
+// its accuracy axis.
 #include "train/offline/compare.h"
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/test_support.h"
 
@@ -63,12 +65,47 @@ TEST(Compare, StepsToTargetTableAndSpeedups) {
   EXPECT_EQ(c2.rows[1].reached->step, 50);
   EXPECT_DOUBLE_EQ(c2.rows[0].step_speedup, 0.5);
   // The SVG: one polyline per run, the target line, parseable structure.
-  const std::string svg = plot_svg(runs, c.target, true);
+  const std::string svg = plot_svg(runs, c.target, PlotOptions{true});
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
   size_t curves = 0;
   for (size_t at = svg.find("class=\"curve\""); at != std::string::npos; at = svg.find("class=\"curve\"", at + 1)) ++curves;
   EXPECT_EQ(curves, 3u);
   EXPECT_NE(svg.find("id=\"target\""), std::string::npos);
+}
+
+// The y axis: ticks at whole percentages from the data's lower end ("0%", never "-0%"), or from
+// --y-from, below which points are drawn on the axis instead of under it.
+TEST(Compare, PlotAccuracyAxisFromTheDataOrFromYFrom) {
+  auto low = write_run("low", {eval(10, 1, 0.0), eval(20, 1, 0.3), eval(40, 1, 0.92), eval(80, 1, 0.93)});
+  const std::vector<RunCurve> runs = {read_run(low.string())};
+  auto tick_labels = [](const std::string& svg) {
+    std::vector<std::string> labels;
+    for (size_t at = svg.find("class=\"tick\""); at != std::string::npos; at = svg.find("class=\"tick\"", at + 1)) {
+      const size_t from = svg.find("end\">", at) + 5;
+      labels.push_back(svg.substr(from, svg.find("</text>", from) - from));
+    }
+    return labels;
+  };
+  const auto whole = tick_labels(plot_svg(runs, 0.93, {}));
+  ASSERT_FALSE(whole.empty());
+  EXPECT_EQ(whole.front(), "0%");  // from 0, 10 points apart
+  EXPECT_EQ(whole.back(), "100%");
+  EXPECT_EQ(whole.size(), 11u);
+  const std::string zoomed = plot_svg(runs, 0.93, PlotOptions{false, 0.88});
+  const auto ticks = tick_labels(zoomed);
+  EXPECT_EQ(ticks, (std::vector<std::string>{"88%", "89%", "90%", "91%", "92%", "93%", "94%"}));
+  // Every curve point lies within the axes: the points at 0% and 30% sit on the bottom axis.
+  const size_t axis = zoomed.find("<g id=\"axes\"");
+  const size_t y1 = zoomed.find("y1=\"", axis) + 4;
+  const double bottom = std::stod(zoomed.substr(y1, zoomed.find('"', y1) - y1));
+  const size_t pts = zoomed.find("points=\"", zoomed.find("class=\"curve\"")) + 8;
+  std::istringstream points(zoomed.substr(pts, zoomed.find('"', pts) - pts));
+  std::vector<double> ys;
+  for (std::string xy; points >> xy;) ys.push_back(std::stod(xy.substr(xy.find(',') + 1)));
+  ASSERT_EQ(ys.size(), 4u);
+  EXPECT_DOUBLE_EQ(ys[0], bottom);
+  EXPECT_DOUBLE_EQ(ys[1], bottom);
+  EXPECT_LT(ys[2], bottom);
 }
 
 TEST(Compare, MalformedInputNamesFileAndLine) {
@@ -130,7 +167,7 @@ TEST(Compare, SeedsGroupByVariantWithInterpolatedCrossings) {
   const std::string table = format_seeds(c, true);
   EXPECT_NE(table.find("| base (baseline)"), std::string::npos) << table;
   EXPECT_NE(table.find("[2/3 reached]"), std::string::npos) << table;
-  const std::string svg = plot_seeds_svg(runs, c, true);
+  const std::string svg = plot_seeds_svg(runs, c, PlotOptions{true});
   EXPECT_EQ(std::count(svg.begin(), svg.end(), '\n') > 10, true);
   size_t bands = 0;
   for (size_t at = svg.find("class=\"band\""); at != std::string::npos; at = svg.find("class=\"band\"", at + 1)) ++bands;

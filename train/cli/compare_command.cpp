@@ -21,7 +21,9 @@ class CompareCommand : public Command {
         ->check(CLI::Range(0.0, 1.0));
     app->add_option("--markdown", markdown_, "also write the table as Markdown here");
     app->add_option("--svg", svg_, "write the accuracy-vs-steps plot here");
-    app->add_flag("--log-x", log_x_, "log-scale steps axis");
+    app->add_flag("--log-x", plot_.log_steps, "log-scale steps axis");
+    app->add_option("--y-from", plot_.y_from, "lower end of the plot's accuracy axis in [0,1), to zoom on the crossings")
+        ->check(CLI::Range(0.0, 0.99));
     app->add_flag("--seeds", seeds_,
                   "group runs by variant (folder name without _s<seed>): median and min-max of the steps to the "
                   "baseline's best accuracy, of the speed-up, and of the same to within 0.5 points");
@@ -41,7 +43,7 @@ class CompareCommand : public Command {
       std::cout << train::format_seeds(result, false);
       if (!markdown_.empty()) std::ofstream(markdown_) << train::format_seeds(result, true);
       if (!svg_.empty()) {
-        std::ofstream(svg_) << train::plot_seeds_svg(runs, result, log_x_);
+        std::ofstream(svg_) << train::plot_seeds_svg(runs, result, plot_);
         std::cout << "plot: " << svg_ << std::endl;
       }
       return kExitOk;
@@ -57,7 +59,7 @@ class CompareCommand : public Command {
     std::cout << train::format_comparison(result, false);
     if (!markdown_.empty()) std::ofstream(markdown_) << train::format_comparison(result, true);
     if (!svg_.empty()) {
-      std::ofstream(svg_) << train::plot_svg(runs, result.target, log_x_);
+      std::ofstream(svg_) << train::plot_svg(runs, result.target, plot_);
       std::cout << "plot: " << svg_ << std::endl;
     }
     return kExitOk;
@@ -67,7 +69,8 @@ class CompareCommand : public Command {
   std::vector<std::string> runs_;
   std::string baseline_, markdown_, svg_;
   double target_ = -1;
-  bool log_x_ = false, seeds_ = false;
+  train::PlotOptions plot_;
+  bool seeds_ = false;
 };
 
 }  // namespace

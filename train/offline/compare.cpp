@@ -144,7 +144,8 @@ std::string format_comparison(const Comparison& c, bool markdown) {
   return format_table(cells, markdown);
 }
 
-std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_steps, const std::vector<Band>& bands) {
+std::string plot_svg(const std::vector<RunCurve>& runs, double target, const PlotOptions& options, const std::vector<Band>& bands) {
+  const bool log_steps = options.log_steps;
   const double W = 800, H = 500, left = 70, right = 200, top = 30, bottom = 60;
   const double pw = W - left - right, ph = H - top - bottom;
   int64_t max_step = 1;
@@ -158,14 +159,17 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_
       hi = std::max(hi, p.top1);
     }
   }
-  lo = std::max(0.0, std::floor(std::min(lo, target) * 20 - 1) / 20);
-  hi = std::min(1.0, std::ceil(std::max(hi, target) * 20 + 0.5) / 20);
+  // The axis ends on whole 5 points (1 point when zoomed with y_from), with a margin above the data.
+  const double grid = options.y_from >= 0 ? 0.01 : 0.05;
+  lo = options.y_from >= 0 ? options.y_from : std::max(0.0, std::floor(std::min(lo, target) * 20 - 1) / 20);
+  hi = std::min(1.0, std::ceil(std::max(hi, target) / grid + 0.5) * grid);
+  if (hi <= lo) hi = std::min(1.0, lo + 0.05);
   const double x0 = log_steps ? std::log10(double(min_step)) : 0, x1 = log_steps ? std::log10(double(max_step)) : double(max_step);
   auto sx = [&](double step) {
     double v = log_steps ? std::log10(std::max(1.0, step)) : step;
     return left + pw * (v - x0) / std::max(1e-9, x1 - x0);
   };
-  auto sy = [&](double acc) { return top + ph * (1 - (acc - lo) / std::max(1e-9, hi - lo)); };
+  auto sy = [&](double acc) { return top + ph * (1 - (std::max(acc, lo) - lo) / std::max(1e-9, hi - lo)); };
   static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
   std::ostringstream s;
   s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -174,10 +178,15 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<g id=\"axes\" stroke=\"black\"><line x1=\"" << left << "\" y1=\"" << top + ph << "\" x2=\"" << left + pw << "\" y2=\"" << top + ph
     << "\"/><line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left << "\" y2=\"" << top + ph << "\"/></g>\n";
-  // y ticks at round percentages: every 5, 10 or 20 points, at most 10 ticks.
-  double tick = 0.05;
-  while ((hi - lo) / tick > 10) tick *= 2;
-  for (double acc = std::ceil(lo / tick - 1e-9) * tick; acc <= hi + 1e-9; acc += tick) {
+  // y ticks at round percentages: every 1, 2, 5, 10 or 20 points, at most 10 ticks (counted in whole
+  // ticks, so the first is never "-0%").
+  double tick = 0.01;
+  for (double t : {0.01, 0.02, 0.05, 0.1, 0.2}) {
+    tick = t;
+    if ((hi - lo) / t <= 10 + 1e-9) break;
+  }
+  for (int64_t k = std::llround(std::ceil(lo / tick - 1e-9)); k * tick <= hi + 1e-9; ++k) {
+    const double acc = k * tick;
     s << "<g class=\"tick\"><line x1=\"" << left - 4 << "\" y1=\"" << sy(acc) << "\" x2=\"" << left + pw << "\" y2=\"" << sy(acc)
       << "\" stroke=\"#ddd\"/><text x=\"" << left - 8 << "\" y=\"" << sy(acc) + 4 << "\" text-anchor=\"end\">" << fixed(100 * acc, 0)
       << "%</text></g>\n";
@@ -364,7 +373,7 @@ double accuracy_at(const RunCurve& run, int64_t step) {
 }
 }  // namespace
 
-std::string plot_seeds_svg(const std::vector<RunCurve>& runs, const SeedComparison& c, bool log_steps) {
+std::string plot_seeds_svg(const std::vector<RunCurve>& runs, const SeedComparison& c, const PlotOptions& options) {
   std::vector<RunCurve> medians;
   std::vector<Band> bands;
   for (const auto& row : c.rows) {
@@ -389,7 +398,7 @@ std::string plot_seeds_svg(const std::vector<RunCurve>& runs, const SeedComparis
     medians.push_back(median);
     bands.push_back(band);
   }
-  return plot_svg(medians, c.target, log_steps, bands);
+  return plot_svg(medians, c.target, options, bands);
 }
 
 }  // namespace bnx::train

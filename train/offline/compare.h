@@ -51,9 +51,16 @@ struct Band {
   std::vector<double> lo, hi;
 };
 
+struct PlotOptions {
+  bool log_steps = false;  // log-scale steps axis
+  /// Lower end of the accuracy axis in [0, 1) (a zoom on the crossings: what lies below is drawn on
+  /// the axis); < 0: from the data.
+  double y_from = -1;
+};
+
 /// SVG line plot of validation top-1 against steps, one curve per run, with the target line;
 /// `bands[i]` (when given) is drawn under curve i in its color.
-std::string plot_svg(const std::vector<RunCurve>& runs, double target, bool log_steps,
+std::string plot_svg(const std::vector<RunCurve>& runs, double target, const PlotOptions& options,
                      const std::vector<Band>& bands = {});
 
 // Several seeds per variant (Figure 3 with error bars). Runs are grouped by variant: a run folder
@@ -96,6 +103,6 @@ SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::strin
 std::string format_seeds(const SeedComparison& comparison, bool markdown);
 /// The median curve of each variant with its min-max band (curves interpolated onto the steps of
 /// the variant's first run).
-std::string plot_seeds_svg(const std::vector<RunCurve>& runs, const SeedComparison& comparison, bool log_steps);
+std::string plot_seeds_svg(const std::vector<RunCurve>& runs, const SeedComparison& comparison, const PlotOptions& options);
 
 }  // namespace bnx::train
