@@ -128,8 +128,8 @@ TEST(Compare, MalformedInputNamesFileAndLine) {
   EXPECT_THROW(read_run("/nonexistent/run"), std::runtime_error);
 }
 
-// Seeds: runs grouped by variant, the target the lowest baseline maximum, crossings interpolated,
-// median and min-max; values computed by hand in the comments.
+// Seeds: runs grouped by variant, the target the lowest baseline maximum (or a given one), crossings
+// interpolated, median and min-max; values computed by hand in the comments.
 TEST(Compare, SeedsGroupByVariantWithInterpolatedCrossings) {
   // Baseline seeds: maxima 0.80 and 0.82, so the target is 0.80. Crossings: s1 200 + (0.8-0.7)/(0.8-0.7)
   // x 200 = 400; s2 100 + (0.8-0.6)/(0.82-0.6) x 100 = 190.909; median 295.4545.
@@ -172,6 +172,13 @@ TEST(Compare, SeedsGroupByVariantWithInterpolatedCrossings) {
   size_t bands = 0;
   for (size_t at = svg.find("class=\"band\""); at != std::string::npos; at = svg.find("class=\"band\"", at + 1)) ++bands;
   EXPECT_EQ(bands, 2u);
+  // An explicit target (bnx compare --seeds --target 0.7): base_s1 at 200, base_s2 at
+  // 100 + 0.1/0.22 x 100 = 145.4545; fast_s1 and fast_s2 at their first evaluation (50, bounds).
+  const SeedComparison at = compare_seeds(runs, "", 0.7);
+  EXPECT_DOUBLE_EQ(at.target, 0.7);
+  EXPECT_NEAR(at.rows[0].steps.median, (200 + 100 + 100 * 0.1 / 0.22) / 2, 1e-9);
+  EXPECT_NEAR(at.rows[1].steps.median, 50, 1e-9);
+  EXPECT_EQ(at.rows[1].steps.n, 2u);
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ class CompareCommand : public Command {
       }
     }
     if (seeds_) {
-      const auto result = train::compare_seeds(runs, baseline_);
+      const auto result =
+          train::compare_seeds(runs, baseline_, target_ >= 0 ? std::optional<double>(target_) : std::nullopt);
       std::cout << train::format_seeds(result, false);
       if (!markdown_.empty()) std::ofstream(markdown_) << train::format_seeds(result, true);
       if (!svg_.empty()) {

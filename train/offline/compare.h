@@ -98,8 +98,10 @@ struct SeedComparison {
   std::vector<VariantRow> rows;  // the baseline first, then in order of first appearance
 };
 
-/// Groups `runs` by variant and compares them with the `baseline` variant ("" = the first run's).
-SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::string& baseline);
+/// Groups `runs` by variant and compares them with the `baseline` variant ("" = the first run's), at
+/// `target` (unset: the baseline's best, as above).
+SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::string& baseline,
+                             std::optional<double> target = std::nullopt);
 std::string format_seeds(const SeedComparison& comparison, bool markdown);
 /// The median curve of each variant with its min-max band (curves interpolated onto the steps of
 /// the variant's first run).
