@@ -287,7 +287,7 @@ double best_of(const RunCurve& r) {
 }
 }  // namespace
 
-SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::string& baseline, std::optional<double> target) {
+SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::string& baseline, std::optional<double> given_target) {
   if (runs.empty()) throw std::invalid_argument("compare: no runs");
   SeedComparison c;
   c.baseline = baseline.empty() ? variant_of(runs[0].name) : baseline;
@@ -301,7 +301,7 @@ SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::strin
   if (!groups.count(c.baseline)) throw std::invalid_argument("compare: no run of the baseline variant '" + c.baseline + "'");
   c.target = 1;
   for (const auto* r : groups[c.baseline]) c.target = std::min(c.target, best_of(*r));
-  if (target) c.target = *target;
+  if (given_target) c.target = *given_target;
   const double robust_target = c.target - 0.005;
   auto steps_of = [&](const std::vector<const RunCurve*>& group, double target, bool* any_bound) {
     std::vector<double> steps;
