@@ -94,18 +94,32 @@ TEST(Compare, PlotAccuracyAxisFromTheDataOrFromYFrom) {
   const std::string zoomed = plot_svg(runs, 0.93, PlotOptions{false, 0.88});
   const auto ticks = tick_labels(zoomed);
   EXPECT_EQ(ticks, (std::vector<std::string>{"88%", "89%", "90%", "91%", "92%", "93%", "94%"}));
-  // Every curve point lies within the axes: the points at 0% and 30% sit on the bottom axis.
-  const size_t axis = zoomed.find("<g id=\"axes\"");
-  const size_t y1 = zoomed.find("y1=\"", axis) + 4;
-  const double bottom = std::stod(zoomed.substr(y1, zoomed.find('"', y1) - y1));
-  const size_t pts = zoomed.find("points=\"", zoomed.find("class=\"curve\"")) + 8;
+  // The points at 0% and 30% keep their places below the bottom axis (the segment up to 92% keeps its
+  // slope), and the curve is clipped to the plot area, whose bottom is that axis.
+  auto number_after = [&](const std::string& key, size_t from) {
+    const size_t at = zoomed.find(key, from) + key.size();
+    return std::stod(zoomed.substr(at, zoomed.find('"', at) - at));
+  };
+  const double bottom = number_after("y1=\"", zoomed.find("<g id=\"axes\""));
+  const double sy88 = number_after("y1=\"", zoomed.find("class=\"tick\""));
+  const double sy89 = number_after("y1=\"", zoomed.find("class=\"tick\"", zoomed.find("class=\"tick\"") + 1));
+  const size_t clip = zoomed.find("<clipPath id=\"plot-area\"><rect");
+  ASSERT_NE(clip, std::string::npos);
+  EXPECT_DOUBLE_EQ(number_after("y=\"", clip) + number_after("height=\"", clip), bottom);
+  const size_t group = zoomed.find("<g clip-path=\"url(#plot-area)\">");
+  const size_t curve = zoomed.find("class=\"curve\"");
+  ASSERT_NE(group, std::string::npos);
+  EXPECT_LT(group, curve);
+  EXPECT_LT(curve, zoomed.find("</g>", group));
+  const size_t pts = zoomed.find("points=\"", curve) + 8;
   std::istringstream points(zoomed.substr(pts, zoomed.find('"', pts) - pts));
   std::vector<double> ys;
   for (std::string xy; points >> xy;) ys.push_back(std::stod(xy.substr(xy.find(',') + 1)));
   ASSERT_EQ(ys.size(), 4u);
-  EXPECT_DOUBLE_EQ(ys[0], bottom);
-  EXPECT_DOUBLE_EQ(ys[1], bottom);
-  EXPECT_LT(ys[2], bottom);
+  const double per_point = sy88 - sy89;  // pixels per accuracy point
+  EXPECT_NEAR(ys[0], bottom + 88 * per_point, 0.1);
+  EXPECT_NEAR(ys[1], bottom + 58 * per_point, 0.1);
+  EXPECT_NEAR(ys[2], bottom - 4 * per_point, 0.1);
 }
 
 TEST(Compare, MalformedInputNamesFileAndLine) {

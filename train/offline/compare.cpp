@@ -169,7 +169,8 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, const Plo
     double v = log_steps ? std::log10(std::max(1.0, step)) : step;
     return left + pw * (v - x0) / std::max(1e-9, x1 - x0);
   };
-  auto sy = [&](double acc) { return top + ph * (1 - (std::max(acc, lo) - lo) / std::max(1e-9, hi - lo)); };
+  // Points below the axis (with y_from) keep their place below it and are clipped, not lifted onto it.
+  auto sy = [&](double acc) { return top + ph * (1 - (acc - lo) / std::max(1e-9, hi - lo)); };
   static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
   std::ostringstream s;
   s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -212,9 +213,11 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, const Plo
   s << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 15 << "\" text-anchor=\"middle\">training steps" << (log_steps ? " (log scale)" : "")
     << "</text>\n"
     << "<text transform=\"translate(18," << top + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">validation top-1 accuracy</text>\n"
+    << "<clipPath id=\"plot-area\"><rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
+    << "\"/></clipPath>\n<g clip-path=\"url(#plot-area)\">\n"
     << "<line id=\"target\" x1=\"" << left << "\" y1=\"" << sy(target) << "\" x2=\"" << left + pw << "\" y2=\"" << sy(target)
     << "\" stroke=\"gray\" stroke-dasharray=\"6,4\"/>\n"
-    << "<text x=\"" << left + pw - 4 << "\" y=\"" << sy(target) - 5 << "\" text-anchor=\"end\" fill=\"gray\">target "
+    << "<text x=\"" << left + 4 << "\" y=\"" << sy(target) - 5 << "\" fill=\"gray\">target "  // at the left, where the curves are still low
     << fixed(100 * target, 2) << "%</text>\n";
   for (size_t i = 0; i < bands.size() && i < runs.size(); ++i) {
     const Band& b = bands[i];
@@ -229,6 +232,10 @@ std::string plot_svg(const std::vector<RunCurve>& runs, double target, const Plo
       << "\" stroke-width=\"2\" points=\"";
     for (const auto& p : runs[i].evals) s << fixed(sx(double(std::max<int64_t>(1, p.step))), 1) << "," << fixed(sy(p.top1), 1) << " ";
     s << "\"/>\n";
+  }
+  s << "</g>\n";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const char* color = colors[i % 8];
     const double ly = top + 10 + 20 * i;
     s << "<g class=\"legend\"><line x1=\"" << left + pw + 15 << "\" y1=\"" << ly << "\" x2=\"" << left + pw + 40 << "\" y2=\"" << ly
       << "\" stroke=\"" << color << "\" stroke-width=\"2\"/><text x=\"" << left + pw + 45 << "\" y=\"" << ly + 4 << "\">"
