@@ -21,6 +21,13 @@ RunResult run_training(const Config& config, std::shared_ptr<dist::Communicator>
   std::optional<Checkpoint> resumed;
   dist::agree_on_failure(*session.world, [&] {
     trainer = std::make_unique<Trainer>(std::move(session), run.config_text);
+  });
+  // Once the config and data have proved good (an error in them writes nothing), rank 0 holds the run
+  // folder (run_lock.h) until the run ends: from before it reads a checkpoint there, so a duplicate
+  // launch is refused even where that checkpoint says the run is complete.
+  std::optional<RunLock> lock;
+  dist::agree_on_failure(trainer->world(), [&] {
+    if (trainer->lead()) lock.emplace(run.out_dir);
     resumed = resume_checkpoint(run.out_dir, run.resume, std::cerr);
     if (resumed) trainer->restore(*resumed);
   });
@@ -30,10 +37,6 @@ RunResult run_training(const Config& config, std::shared_ptr<dist::Communicator>
     result.steps = trainer->steps_done();
     return result;
   }
-  std::optional<RunLock> lock;  // rank 0 holds the run folder until the run ends (run_lock.h)
-  dist::agree_on_failure(trainer->world(), [&] {
-    if (trainer->lead()) lock.emplace(run.out_dir);
-  });
   const std::string metrics = (std::filesystem::path(run.out_dir) / "metrics.jsonl").string();
   const int64_t resumed_step = resumed ? resumed->meta.step : -1;
   trainer->add_callback(std::make_shared<MetricsLogger>(run.out_dir, run.config_text, config.log.every_steps, resumed_step));

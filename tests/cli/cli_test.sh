@@ -140,6 +140,12 @@ kill9)
   check "a second run into a folder in use exits 2 on every rank" test $? = 2
   check "... naming the folder and the holder's pid" grep -q "run folder $work/held is in use by bnx train (pid $holder on " "$work/log"
   check "... while the holder trains on" kill -0 $holder
+  # The lock comes before the checkpoint is read: a launch whose step cap the holder's checkpoint has
+  # already passed is refused as well, not told that the run is complete.
+  for _ in $(seq 300); do ls "$work/held"/ckpt_*.bnx >/dev/null 2>&1 && break; sleep 0.1; done
+  "$bnx" train --config "$config" --set train.steps=1 --out "$work/held" --resume auto >"$work/log" 2>&1
+  check "a run into a folder in use past its cap exits 2, not 'already complete'" test $? = 2
+  check "... naming the holder" grep -q "run folder $work/held is in use by bnx train (pid $holder on " "$work/log"
   kill -9 $holder
   wait $holder 2>/dev/null
   /usr/bin/python3 -c '
