@@ -53,8 +53,8 @@ struct Band {
 
 struct PlotOptions {
   bool log_steps = false;  // log-scale steps axis
-  /// Lower end of the accuracy axis in [0, 1) (a zoom on the crossings: what lies below is drawn on
-  /// the axis); < 0: from the data.
+  /// Lower end of the accuracy axis in [0, 1) (a zoom on the crossings: what lies below is clipped,
+  /// the lines into it keeping their slopes); < 0: from the data.
   double y_from = -1;
 };
 
