@@ -1,6 +1,7 @@
 // The run folder's lock: it names its holder, refuses a second holder with an InputError that names
 // the folder and the holder, is free again once the holder is gone (also after a child holding it
-// is killed), and reports a folder that cannot be created as an input error.
+// is killed), reports a folder that cannot be created as an input error, and, abandoned, removes
+// a folder only where it made it and nothing else was written there.
 #include "train/run_lock.h"
 
 #include <gtest/gtest.h>
@@ -84,6 +85,22 @@ TEST(RunLock, AFolderThatCannotBeCreatedIsAnInputError) {
   std::ofstream(dir / "plain").put('x');
   const std::string error = error_of((dir / "plain" / "run").string());
   EXPECT_NE(error.find("run folder " + (dir / "plain" / "run").string() + ": cannot create it: "), std::string::npos) << error;
+}
+
+TEST(RunLock, AbandonRemovesOnlyAnUnusedFolderItMade) {
+  const fs::path base = test::scratch_dir("lock_abandon");
+  RunLock((base / "made").string()).abandon();
+  EXPECT_FALSE(fs::exists(base / "made"));
+  fs::create_directories(base / "existing");
+  RunLock((base / "existing").string()).abandon();
+  EXPECT_TRUE(fs::is_directory(base / "existing"));
+  {
+    RunLock used((base / "used").string());
+    std::ofstream(base / "used" / "metrics.jsonl").put('x');
+    used.abandon();
+  }
+  EXPECT_TRUE(fs::exists(base / "used" / "metrics.jsonl"));
+  EXPECT_EQ(error_of((base / "used").string()), "");  // the lock is free again
 }
 
 }  // namespace

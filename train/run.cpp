@@ -25,12 +25,18 @@ RunResult run_training(const Config& config, std::shared_ptr<dist::Communicator>
   // Once the config and data have proved good (an error in them writes nothing), rank 0 holds the run
   // folder (run_lock.h) until the run ends: from before it reads a checkpoint there, so a duplicate
   // launch is refused even where that checkpoint says the run is complete.
+  // A launch refused here (a bad --resume file) leaves no run folder it created behind.
   std::optional<RunLock> lock;
-  dist::agree_on_failure(trainer->world(), [&] {
-    if (trainer->lead()) lock.emplace(run.out_dir);
-    resumed = resume_checkpoint(run.out_dir, run.resume, std::cerr);
-    if (resumed) trainer->restore(*resumed);
-  });
+  try {
+    dist::agree_on_failure(trainer->world(), [&] {
+      if (trainer->lead()) lock.emplace(run.out_dir);
+      resumed = resume_checkpoint(run.out_dir, run.resume, std::cerr);
+      if (resumed) trainer->restore(*resumed);
+    });
+  } catch (...) {
+    if (lock) lock->abandon();
+    throw;
+  }
   RunResult result;
   if (trainer->steps_done() >= trainer->total_steps()) {
     if (trainer->lead()) std::cout << resumed->path << ": the run is already complete (" << trainer->steps_done() << " steps)" << std::endl;

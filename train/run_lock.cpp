@@ -15,9 +15,9 @@
 
 namespace bnx::train {
 
-RunLock::RunLock(const std::string& dir) {
+RunLock::RunLock(const std::string& dir) : dir_(dir) {
   std::error_code made;
-  std::filesystem::create_directories(dir, made);
+  created_ = std::filesystem::create_directories(dir, made);
   if (made) throw InputError("run folder " + dir + ": cannot create it: " + made.message());
   const std::string path = (std::filesystem::path(dir) / ".bnx.lock").string();
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -50,6 +50,23 @@ RunLock::RunLock(const std::string& dir) {
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+void RunLock::abandon() noexcept {
+  namespace fs = std::filesystem;
+  std::error_code ignored;
+  const fs::path lock_file = fs::path(dir_) / ".bnx.lock";
+  // Only a folder this lock made and that holds nothing else: never a file a user or a run put there.
+  bool unused = created_;
+  for (fs::directory_iterator it(dir_, ignored), end; unused && !ignored && it != end; it.increment(ignored)) {
+    unused = it->path().filename() == ".bnx.lock";
+  }
+  if (unused && !ignored) {
+    fs::remove(lock_file, ignored);
+    fs::remove(dir_, ignored);
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 }  // namespace bnx::train

@@ -17,10 +17,16 @@ class RunLock {
   /// it warns on stderr and holds nothing.
   explicit RunLock(const std::string& dir);
   ~RunLock();
+  /// Releases the lock for a run refused before it wrote anything (a bad --resume file, a checkpoint
+  /// of another model): where this lock created the folder and it holds nothing but the lock file,
+  /// both are removed, so that a failed launch leaves no empty run folder behind. Never throws.
+  void abandon() noexcept;
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
 
  private:
+  std::string dir_;
+  bool created_ = false;  // the folder did not exist before this lock
   int fd_ = -1;
 };
 

@@ -71,6 +71,10 @@ usage)
   "$bnx" eval --checkpoint "$work/ckpt.bnx" >"$work/log" 2>&1; code=$?
   check "bad checkpoint exits 2" test $code = 2
   check "bad checkpoint named" grep -q "ckpt.bnx: not a bnx checkpoint" "$work/log"
+  "${mpi[@]}" -n 2 "$bnx" train --config "$config" --out "$work/fresh" --resume "$work/ckpt.bnx" >"$work/log" 2>&1
+  check "a bad --resume file exits 2 on every rank" test $? = 2
+  check "... names it" grep -q "ckpt.bnx: not a bnx checkpoint" "$work/log"
+  check "... and leaves no run folder behind" test ! -e "$work/fresh"
   # bench train --config builds the config's network (the Fashion-MNIST BN-Inception: 163,722
   # parameters, as tools/bench/bn_inception.py counts them) on input of its shape.
   out=$("$bnx" bench train --config "$here/../../configs/fashion_mnist/bn_x30.yaml" --device cpu --batch 4 --iterations 1 --threads 1 2>&1)
