@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command-line behaviour of bnx, one case per ctest entry: cli_test.sh BNX CASE.
 # Cases: usage, sigterm, kill9, rank_failure, resize, eval, reproduce, reproduce_lanes, reproduce_quick,
-# snapshot_runs, imagenet.
+# snapshot_runs, fit_table, imagenet.
 set -uo pipefail
 bnx=$1
 case_name=$2
@@ -409,6 +409,25 @@ snapshot_runs)
   check "a run at its step cap: its newest checkpoint" test "$(ls "$work/out/at_cap" | grep ckpt_)" = ckpt_00000900.bnx
   check "metrics, run.json copied" test -s "$work/out/slow/metrics.jsonl" -a -s "$work/out/slow/run.json"
   check "an earlier snapshot's run keeps its row" grep -q "| 81.00% | 400 | target | .* | - | abc1234 from 0 |" <<<"$(row earlier)"
+  ;;
+fit_table)
+  # tools/fit-table.py on a hand-made run: best and lowest-loss evaluations, and the means over the
+  # last 250 steps (evaluations at 200-400, training records at 200-400), computed by hand.
+  mkdir -p "$work/r" "$work/empty"
+  for e in 100:0.80:0.50 200:0.85:0.30 300:0.84:0.40 400:0.85:0.45; do
+    IFS=: read -r s a l <<<"$e"
+    printf '{"kind":"eval","step":%d,"top1":%s,"loss":%s}\n' "$s" "$a" "$l"
+  done >"$work/r/metrics.jsonl"
+  for e in 100:0.70:0.80 200:0.90:0.30 300:0.95:0.20 400:0.99:0.10; do
+    IFS=: read -r s a l <<<"$e"
+    printf '{"kind":"train","step":%d,"top1":%s,"loss":%s}\n' "$s" "$a" "$l"
+  done >>"$work/r/metrics.jsonl"
+  out=$(/usr/bin/python3 "$here/../../tools/fit-table.py" "$work/r" --window 250 2>&1)
+  check "fit-table.py: the row as computed by hand" grep -qF "| r | 85.00% (200) | 0.300 (200) | 400 | 84.67% | 0.383 | 94.67% | 0.200 |" <<<"$out"
+  echo '{"kind":"train","step":1,"top1":0.5,"loss":1}' >"$work/empty/metrics.jsonl"
+  out=$(/usr/bin/python3 "$here/../../tools/fit-table.py" "$work/empty" 2>&1); code=$?
+  check "fit-table.py: a run without evaluations exits 2" test $code = 2
+  check "... and names its file" grep -q "empty/metrics.jsonl: no eval records" <<<"$out"
   ;;
 imagenet)
   # Every ImageNet config trains, unchanged except data.root, on a JPEG folder at 224 px (Fashion-
