@@ -306,9 +306,12 @@ SeedComparison compare_seeds(const std::vector<RunCurve>& runs, const std::strin
     groups[v].push_back(&r);
   }
   if (!groups.count(c.baseline)) throw std::invalid_argument("compare: no run of the baseline variant '" + c.baseline + "'");
-  c.target = 1;
-  for (const auto* r : groups[c.baseline]) c.target = std::min(c.target, best_of(*r));
-  if (given_target) c.target = *given_target;
+  if (given_target) {
+    c.target = *given_target;
+  } else {  // the lowest of the baseline seeds' bests, so that every baseline seed reaches it
+    c.target = 1;
+    for (const auto* r : groups[c.baseline]) c.target = std::min(c.target, best_of(*r));
+  }
   const double robust_target = c.target - 0.005;
   auto steps_of = [&](const std::vector<const RunCurve*>& group, double target, bool* any_bound) {
     std::vector<double> steps;
