@@ -324,8 +324,9 @@ reproduce_quick)
   # tools/reproduce.sh --quick (the README main job) on stand-ins: an MLP config as BN-x30, trained
   # live for its 2500 steps, compared with committed MLP runs as the baseline seeds and a BN run.
   # The baseline is every finished seed, or while none has finished the most advanced one; a
-  # warning names every committed run not done: a baseline seed or BN run still training, a BN run
-  # not started, or one stopped at a target below the baseline's best.
+  # warning names every committed run not done: a baseline seed still training, a BN run not started,
+  # still training below the baseline's best, or stopped at a target below it; a note names a BN
+  # run past the baseline's best that trains on to its plateau.
   repo=$(cd "$here/../.." && pwd)
   mlp=$repo/configs/fashion_mnist/mlp_bn.yaml
   c=$work/committed
@@ -357,6 +358,12 @@ reproduce_quick)
   quick --seeds 1
   check "every finished seed is a baseline" grep -qx "== baseline runs: $c/inception_s1 $c/inception_s2" "$work/quick.log"
   check "no warning once every run has finished" test "$(grep -c WARNING "$work/quick.log")" = 0
+  # A BN run past the baseline's best and still training (to its plateau): a note, no warning.
+  ended_as "$c/bn_x5_s1"
+  quick --seeds 1
+  check "a BN run past the target, still training, gets a note" grep -q "^NOTE: past the baseline's best and training on to their plateau: bn_x5_s1\." "$work/quick.log"
+  check "... and no warning" test "$(grep -c WARNING "$work/quick.log")" = 0
+  ended_as "$c/bn_x5_s1" "plateau: stand-in"
   # A BN seed stopped at a lower target warns (its stand-in: baseline seed 1 to its first evaluation,
   # below that seed's best, as the MLP without BN rises over its 200 steps).
   mkdir -p "$c/bn_x5_s2"
