@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Compiles every source of a C++17 build of bnx as C++20, syntax only, from the build's own compile
+commands: LibTorch 2.12 and later build bnx as C++20 (CMakeLists.txt), while this machine's LibTorch
+1.13 builds it as C++17, so without this check the C++20 path would never be compiled here. A C++20
+precompiled <torch/torch.h> stands in for the build's C++17 one; about 2-5 s a source.
+
+    tools/check-cxx20.py [BUILD_DIR] [--jobs N]
+
+Exit status 0 when every source compiles, 1 when one does not (its errors are printed), 2 on bad
+input (no compile_commands.json).
+"""
+import argparse
+import collections
+import concurrent.futures
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def cxx20_args(argv, pch):
+    """The compile command `argv` (C++17, -o OUT -c SRC) as a C++20 syntax check of SRC."""
+    out, skip = [], False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a in ("-o", "-include") and i + 1 < len(argv):
+            skip = True
+            if a == "-include" and argv[i + 1].endswith("cmake_pch.hxx"):
+                out += ["-include", pch]
+            elif a == "-include":
+                out += argv[i:i + 2]
+        elif a.startswith("-std="):
+            out.append(a.replace("++17", "++20"))
+        elif a == "-c":
+            out.append("-fsyntax-only")
+        else:
+            out.append(a)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("build", nargs="?", default="build", metavar="BUILD_DIR")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    db = os.path.join(args.build, "compile_commands.json")
+    if not os.path.isfile(db):
+        print(f"check-cxx20.py: {db}: no such file (configure the build with CMake first; "
+              f"CMakeLists.txt sets CMAKE_EXPORT_COMPILE_COMMANDS)", file=sys.stderr)
+        sys.exit(2)
+    entries = json.load(open(db))
+    commands = [(e["directory"], e["file"], shlex.split(e["command"])) for e in entries]
+    if any("-std=c++20" in argv or "-std=gnu++20" in argv for _, _, argv in commands):
+        print(f"check-cxx20.py: {args.build} is a C++20 build already (LibTorch 2.12 or later); nothing to check")
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bnx-cxx20-") as tmp:
+        # The precompiled header, compiled with the flags most of the sources use (its content is the
+        # build's own precompiled header's: <torch/torch.h>). A source whose flags it does not suit
+        # still compiles, from the header text (slower; -Winvalid-pch says so).
+        pch = os.path.join(tmp, "torch_pch.hxx")
+        with open(pch, "w") as f:
+            f.write("#include <torch/torch.h>\n")
+        # GCC rejects a precompiled header made with a macro that a source's command does not define,
+        # so it gets just the -D flags every command has.
+        with_pch = [argv for _, _, argv in commands if any(a.endswith("cmake_pch.hxx") for a in argv)]
+        common_defines = set.intersection(*(set(a for a in argv if a.startswith("-D")) for argv in with_pch))
+        flags = collections.Counter(
+            tuple(a for a in cxx20_args(argv, pch)[:-1] if a not in ("-fsyntax-only", "-include", pch)
+                  and (not a.startswith("-D") or a in common_defines))
+            for argv in with_pch).most_common(1)[0][0]
+        start = time.time()
+        subprocess.run(list(flags) + ["-x", "c++-header", pch, "-o", pch + ".gch"], check=True)
+        print(f"check-cxx20.py: C++20 <torch/torch.h> precompiled in {time.time() - start:.0f} s")
+
+        def check(entry):
+            directory, source, argv = entry
+            proc = subprocess.run(cxx20_args(argv, pch), cwd=directory, capture_output=True, text=True)
+            return source, proc.returncode, proc.stderr
+
+        failed = 0
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            for source, rc, stderr in pool.map(check, commands):
+                rel = os.path.relpath(source)
+                if rc != 0:
+                    failed += 1
+                    print(f"FAILED {rel}\n{stderr}")
+                elif stderr.strip():
+                    print(f"warnings {rel}\n{stderr}")
+        print(f"check-cxx20.py: {len(commands) - failed} of {len(commands)} sources compile as C++20 "
+              f"({time.time() - start:.0f} s, {args.jobs} jobs)")
+        sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
