@@ -53,7 +53,10 @@ def main():
               f"CMakeLists.txt sets CMAKE_EXPORT_COMPILE_COMMANDS)", file=sys.stderr)
         sys.exit(2)
     entries = json.load(open(db))
-    commands = [(e["directory"], e["file"], shlex.split(e["command"])) for e in entries]
+    # One check per distinct command: a source built alike for several targets (the tests' shared
+    # main) is checked once.
+    commands = list({tuple(cxx20_args(shlex.split(e["command"]), "PCH")): (e["directory"], e["file"],
+                     shlex.split(e["command"])) for e in entries}.values())
     if any("-std=c++20" in argv or "-std=gnu++20" in argv for _, _, argv in commands):
         print(f"check-cxx20.py: {args.build} is a C++20 build already (LibTorch 2.12 or later); nothing to check")
         return
