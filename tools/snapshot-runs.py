@@ -10,6 +10,7 @@ over every run in the output folder, so that runs committed earlier and not cont
 machine keep their rows.
 
     tools/snapshot-runs.py RUNS_DIR [--out docs/reproduction/runs]
+    tools/snapshot-runs.py --table SNAPSHOT_DIR...   only print the state table of committed runs
 """
 import argparse
 import glob
@@ -30,7 +31,8 @@ def rule_status(evals):
         return ""
     best = max(evals, key=lambda r: r["top1"])  # the first of equal bests, as the C++ loop keeps
     gain = 100 * (sum(last) / len(last) - sum(middle) / len(middle))
-    return "mean gain %.2f pt, best %s 2s/3 = %d" % (gain, "after" if 3 * best["step"] > 2 * s else "before", 2 * s // 3)
+    after = "after" if 3 * best["step"] > 2 * s else "before"
+    return f"mean gain {gain:.2f} pt, best {after} 2s/3 = {2 * s // 3:,}"
 
 
 def ended_kind(text):
@@ -62,11 +64,38 @@ def row_of(dest):
             "" if ended else rule_status(evals), builds)
 
 
+def table(rows, builds):
+    """The state table of `rows` (row_of's tuples) as markdown lines; `builds` adds run.json's builds."""
+    lines = ["| run | last step | best top-1 | at step | ended | wall time (h) | plateau rule now%s |"
+             % (" | builds (run.json)" if builds else ""),
+             "|---|---:|---:|---:|---|---:|---|%s" % ("---|" if builds else "")]
+    for name, step, best, ended, wall, rule, built in rows:
+        lines.append("| %s | %s | %s | %s | %s | %.2f | %s |%s" % (
+            name, f"{step:,}", "%.2f%%" % (100 * best["top1"]) if best else "-",
+            f"{best['step']:,}" if best else "-", {"steps": "step cap"}.get(ended, ended) or "running", wall / 3600, rule or "-",
+            " %s |" % (built or "see binaries.md") if builds else ""))
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs")
+    parser.add_argument("runs", nargs="+")
     parser.add_argument("--out", default="docs/reproduction/runs")
+    parser.add_argument("--table", action="store_true",
+                        help="print the state table of the runs already in the given snapshot folders; copy nothing")
     args = parser.parse_args()
+    if args.table:
+        rows = []
+        for snapshot in args.runs:
+            found = sorted(glob.glob(os.path.join(snapshot, "*", "metrics.jsonl")))
+            if not found:
+                parser.error(f"{snapshot}: no run folders (*/metrics.jsonl)")
+            rows += [row_of(os.path.dirname(m)) for m in found]
+        print("\n".join(table(rows, builds=False)))
+        return
+    if len(args.runs) != 1:
+        parser.error("copies from one RUNS_DIR at a time (several are for --table)")
+    args.runs = args.runs[0]
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for run in sorted(glob.glob(os.path.join(args.runs, "*", "metrics.jsonl"))):
@@ -105,12 +134,7 @@ def main():
         f.write("Plateau rule (train/eval_schedule.h) at a running run's last evaluation s: the mean gain of the last\n")
         f.write("third (2s/3, s] over the middle one (s/3, 2s/3] must be below 0.3 points and the best must lie at or\n")
         f.write("before 2s/3.\n\n")
-        f.write("| run | last step | best top-1 | at step | ended | wall time (h) | plateau rule now | builds (run.json) |\n")
-        f.write("|---|---:|---:|---:|---|---:|---|---|\n")
-        for name, step, best, ended, wall, rule, builds in rows:
-            f.write("| %s | %d | %s | %s | %s | %.2f | %s | %s |\n" % (
-                name, step, "%.2f%%" % (100 * best["top1"]) if best else "-", best["step"] if best else "-",
-                ended or "running", wall / 3600, rule or "-", builds or "see binaries.md"))
+        f.write("\n".join(table(rows, builds=True)) + "\n")
     print(open(os.path.join(args.out, "README.md")).read())
 
 
