@@ -10,13 +10,13 @@
 namespace bnx::models {
 namespace {
 
-struct Case {
+struct LrnCase {
   int64_t channels, size;
   double alpha, beta, k;
   std::string layout;  // channels_last | slice | nchw
 };
 
-void PrintTo(const Case& c, std::ostream* os) {
+void PrintTo(const LrnCase& c, std::ostream* os) {
   *os << c.layout << " C=" << c.channels << " size=" << c.size << " alpha=" << c.alpha << " beta=" << c.beta
       << " k=" << c.k;
 }
@@ -27,10 +27,10 @@ torch::Tensor in_layout(const torch::Tensor& v, const std::string& layout) {
   return v.contiguous();
 }
 
-class LocalResponseNormTest : public ::testing::TestWithParam<Case> {};
+class LocalResponseNormTest : public ::testing::TestWithParam<LrnCase> {};
 
 TEST_P(LocalResponseNormTest, MatchesPyTorchDefinitionInFloat64) {
-  const Case c = GetParam();
+  const LrnCase c = GetParam();
   torch::manual_seed(7);
   // Values of a few units: with alpha up to 0.5 the normalization and its gradient term matter.
   torch::Tensor values = torch::randn({3, c.channels, 5, 7}) * 3;  // (N, C, H, W) float32
@@ -55,15 +55,15 @@ TEST_P(LocalResponseNormTest, MatchesPyTorchDefinitionInFloat64) {
 
 INSTANTIATE_TEST_SUITE_P(
     Layouts, LocalResponseNormTest,
-    ::testing::Values(Case{8, 5, 1e-4, 0.75, 1.0, "channels_last"},   // the baseline's stem
-                      Case{24, 5, 0.5, 0.75, 1.0, "channels_last"},   // strong normalization
-                      Case{24, 5, 0.5, 0.75, 2.0, "slice"},           // strided rows
-                      Case{3, 5, 0.5, 0.75, 1.0, "channels_last"},    // fewer channels than the window
-                      Case{1, 5, 0.5, 0.75, 1.0, "channels_last"},    // one channel
-                      Case{17, 4, 0.3, 0.5, 1.0, "channels_last"},    // even window, pow path
-                      Case{17, 1, 0.3, 1.3, 0.5, "slice"},            // window of one
-                      Case{24, 5, 0.5, 0.75, 1.0, "nchw"}),           // ATen's path
-    [](const ::testing::TestParamInfo<Case>& info) { return "case" + std::to_string(info.index); });
+    ::testing::Values(LrnCase{8, 5, 1e-4, 0.75, 1.0, "channels_last"},   // the baseline's stem
+                      LrnCase{24, 5, 0.5, 0.75, 1.0, "channels_last"},   // strong normalization
+                      LrnCase{24, 5, 0.5, 0.75, 2.0, "slice"},           // strided rows
+                      LrnCase{3, 5, 0.5, 0.75, 1.0, "channels_last"},    // fewer channels than the window
+                      LrnCase{1, 5, 0.5, 0.75, 1.0, "channels_last"},    // one channel
+                      LrnCase{17, 4, 0.3, 0.5, 1.0, "channels_last"},    // even window, pow path
+                      LrnCase{17, 1, 0.3, 1.3, 0.5, "slice"},            // window of one
+                      LrnCase{24, 5, 0.5, 0.75, 1.0, "nchw"}),           // ATen's path
+    [](const ::testing::TestParamInfo<LrnCase>& info) { return "case" + std::to_string(info.index); });
 
 TEST(LocalResponseNorm, ResultsDoNotDependOnThreads) {
   torch::manual_seed(3);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark, bnx side by side with its reference in the same run, and prints the
-# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|baseline-step|eval-batch|loader|epoch ...]
+# Markdown for docs/benchmarks.md. Usage: tools/bench/run.sh [syncbn|models|step|baseline-step|eval-batch|loader|epoch|cxx20 ...]
 # (step, baseline-step: BNX_REF=OLDER_BNX adds an older build to the comparison: step_table below)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -128,6 +128,22 @@ PY
     echo; echo "| bnx wall (s) | bnx test top-1 | PyTorch wall (s) | PyTorch test top-1 | bnx / PyTorch | PyTorch channels-last wall (s) | bnx / PyTorch channels-last |"
     echo "|---|---|---|---|---|---|---|"
     $py -c "import json,sys; a=float(sys.argv[1]); m=json.loads(sys.argv[2]); b=json.loads(sys.argv[3]); c=json.loads(sys.argv[4]); print('| %.1f | %.2f%% | %.1f | %.2f%% | %.2f | %.1f | %.2f |' % (a, 100*m['top1'], b['wall_s'], 100*b['top1'], a/b['wall_s'], c['wall_s'], a/c['wall_s']))" "$($py -c "print($t1 - $t0)")" "$acc" "$b" "$c"
+    ;;
+  cxx20)
+    # The C++20 syntax check of the build in build/ (the cxx20_syntax test), its sources in batches
+    # (the default) against one compiler run per source (--batch 1, how it checked before); 2 jobs.
+    echo; echo "### C++20 syntax check (\`cxx20_syntax\`): sources in batches vs one compiler run each"
+    echo; echo '`'"$py tools/check-cxx20.py build --jobs 2 --batch B"'`, B = 1 then 8 (the default)'
+    echo; echo "| B | compiler runs | wall (s) | CPU (s, user + sys) | CPU / B=1's | wall / B=1's |"
+    echo "|---|---|---|---|---|---|"
+    for b in 1 8; do
+      /usr/bin/time -f "%e %U %S" -o /tmp/bnx_bench_cxx20.time $py tools/check-cxx20.py build --jobs 2 --batch $b >/tmp/bnx_bench_cxx20_$b.log
+      read -r wall user sys </tmp/bnx_bench_cxx20.time
+      runs=$(grep -o '[0-9]* compiler runs' /tmp/bnx_bench_cxx20_$b.log | cut -d' ' -f1)
+      [ $b = 1 ] && { wall1=$wall; cpu1=$($py -c "print($user + $sys)"); }
+      $py -c "import sys; b, r, w, u, s, w1, c1 = sys.argv[1:]; c = float(u) + float(s); print('| %s | %s | %.0f | %.0f | %.2f | %.2f |' % (b, r, float(w), c, c / float(c1), float(w) / float(w1)))" \
+        $b "$runs" "$wall" "$user" "$sys" "$wall1" "$cpu1"
+    done
     ;;
   esac
 done
