@@ -49,7 +49,7 @@ def cxx20_args(argv, pch):
 
 def batches(commands, size):
     """`commands` (directory, source, argv) grouped by their C++20 command line less the source, in
-    batches of at most `size` sources: [(directory, args without the source, [sources])]."""
+    batches of at most `size` sources: [(directory, the first source's compile command, [sources])]."""
     groups = collections.OrderedDict()
     for directory, source, argv in commands:
         args = cxx20_args(argv, "PCH")
