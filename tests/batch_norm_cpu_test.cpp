@@ -12,7 +12,7 @@
 namespace bnx::models {
 namespace {
 
-struct Case {
+struct BnCase {
   std::string name;
   std::string layout;  // channels_last | slice | matrix | sequence | nchw
   int64_t channels;
@@ -20,7 +20,7 @@ struct Case {
 };
 
 // A float32 tensor of `layout` holding the values of `values` (N, C, H, W), (N, C) or (N, C, L).
-torch::Tensor in_layout(const torch::Tensor& values, const std::string& layout) {
+torch::Tensor bn_in_layout(const torch::Tensor& values, const std::string& layout) {
   torch::Tensor v = values.to(torch::kFloat32);
   if (layout == "channels_last") return v.contiguous(torch::MemoryFormat::ChannelsLast);
   if (layout == "slice") return test::channel_slice(v, 2, 3);  // channels 2 .. 2 + C of a wider tensor
@@ -28,16 +28,16 @@ torch::Tensor in_layout(const torch::Tensor& values, const std::string& layout) 
   return v.contiguous();  // matrix, nchw
 }
 
-std::vector<int64_t> shape_of(const Case& c) {
+std::vector<int64_t> shape_of(const BnCase& c) {
   if (c.layout == "matrix") return {37, c.channels};
   if (c.layout == "sequence") return {3, c.channels, 13};
   return {5, c.channels, 3, 7};  // 105 rows: a remainder after every widening
 }
 
-class BatchNormCpuTest : public ::testing::TestWithParam<Case> {};
+class BatchNormCpuTest : public ::testing::TestWithParam<BnCase> {};
 
 TEST_P(BatchNormCpuTest, MatchesAtenInFloat64) {
-  const Case& c = GetParam();
+  const BnCase& c = GetParam();
   auto gen = at::detail::createCPUGenerator(11);
   const auto shape = shape_of(c);
   torch::Tensor values = torch::randn(shape, gen, torch::kFloat64) * 1.5 + 0.7;
@@ -51,10 +51,10 @@ TEST_P(BatchNormCpuTest, MatchesAtenInFloat64) {
     bn->weight.copy_(gamma);
     bn->bias.copy_(beta);
   }
-  torch::Tensor x = in_layout(values, c.layout).requires_grad_(true);
+  torch::Tensor x = bn_in_layout(values, c.layout).requires_grad_(true);
   EXPECT_EQ(cpu_bn::row_stride(x).has_value(), c.layout != "nchw");
   torch::Tensor y = c.relu ? bn->forward_relu(x) : bn->forward(x);
-  torch::Tensor dy = in_layout(grads, c.layout);  // the slice case: a gradient with strided rows
+  torch::Tensor dy = bn_in_layout(grads, c.layout);  // the slice case: a gradient with strided rows
   auto g = torch::autograd::grad({y}, {x, bn->weight, bn->bias}, {dy});
 
   // Reference: float64 on the float32 values.
@@ -79,15 +79,15 @@ TEST_P(BatchNormCpuTest, MatchesAtenInFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, BatchNormCpuTest,
-                         ::testing::Values(Case{"channels_last_c3_relu", "channels_last", 3, true},
-                                           Case{"channels_last_c8", "channels_last", 8, false},
-                                           Case{"channels_last_c130_relu", "channels_last", 130, true},
-                                           Case{"slice_c12_relu", "slice", 12, true},
-                                           Case{"slice_c5", "slice", 5, false},
-                                           Case{"matrix_c20_relu", "matrix", 20, true},
-                                           Case{"sequence_c7", "sequence", 7, false},
-                                           Case{"nchw_c6_relu", "nchw", 6, true}),
-                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+                         ::testing::Values(BnCase{"channels_last_c3_relu", "channels_last", 3, true},
+                                           BnCase{"channels_last_c8", "channels_last", 8, false},
+                                           BnCase{"channels_last_c130_relu", "channels_last", 130, true},
+                                           BnCase{"slice_c12_relu", "slice", 12, true},
+                                           BnCase{"slice_c5", "slice", 5, false},
+                                           BnCase{"matrix_c20_relu", "matrix", 20, true},
+                                           BnCase{"sequence_c7", "sequence", 7, false},
+                                           BnCase{"nchw_c6_relu", "nchw", 6, true}),
+                         [](const ::testing::TestParamInfo<BnCase>& info) { return info.param.name; });
 
 TEST(BatchNormCpu, RowStrideOfLayouts) {
   torch::Tensor cl = torch::zeros({2, 6, 3, 4}).contiguous(torch::MemoryFormat::ChannelsLast);

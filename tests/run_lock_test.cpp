@@ -29,7 +29,7 @@ std::string read(const fs::path& path) {
   return s.str();
 }
 
-std::string error_of(const std::string& dir) {
+std::string lock_error_of(const std::string& dir) {
   try {
     RunLock second(dir);
   } catch (const InputError& e) {
@@ -49,11 +49,11 @@ TEST(RunLock, RefusesASecondHolderUntilTheFirstIsGone) {
   const fs::path dir = test::scratch_dir("lock_second");
   std::optional<RunLock> first(std::in_place, dir.string());
   // flock belongs to an open file description: a second open in the same process conflicts too.
-  const std::string error = error_of(dir.string());
+  const std::string error = lock_error_of(dir.string());
   EXPECT_NE(error.find("run folder " + dir.string() + " is in use by bnx train (pid " + std::to_string(::getpid())), std::string::npos)
       << error;
   first.reset();
-  EXPECT_EQ(error_of(dir.string()), "");
+  EXPECT_EQ(lock_error_of(dir.string()), "");
 }
 
 TEST(RunLock, IsFreeAfterItsHolderIsKilled) {
@@ -71,11 +71,11 @@ TEST(RunLock, IsFreeAfterItsHolderIsKilled) {
   }
   char byte = 0;
   ASSERT_EQ(::read(ready[0], &byte, 1), 1);
-  EXPECT_NE(error_of(dir.string()).find("(pid " + std::to_string(child) + " on "), std::string::npos);
+  EXPECT_NE(lock_error_of(dir.string()).find("(pid " + std::to_string(child) + " on "), std::string::npos);
   ::kill(child, SIGKILL);
   int status = 0;
   ::waitpid(child, &status, 0);
-  EXPECT_EQ(error_of(dir.string()), "");
+  EXPECT_EQ(lock_error_of(dir.string()), "");
   ::close(ready[0]);
   ::close(ready[1]);
 }
@@ -83,7 +83,7 @@ TEST(RunLock, IsFreeAfterItsHolderIsKilled) {
 TEST(RunLock, AFolderThatCannotBeCreatedIsAnInputError) {
   const fs::path dir = test::scratch_dir("lock_file");
   std::ofstream(dir / "plain").put('x');
-  const std::string error = error_of((dir / "plain" / "run").string());
+  const std::string error = lock_error_of((dir / "plain" / "run").string());
   EXPECT_NE(error.find("run folder " + (dir / "plain" / "run").string() + ": cannot create it: "), std::string::npos) << error;
 }
 
@@ -100,7 +100,7 @@ TEST(RunLock, AbandonRemovesOnlyAnUnusedFolderItMade) {
     used.abandon();
   }
   EXPECT_TRUE(fs::exists(base / "used" / "metrics.jsonl"));
-  EXPECT_EQ(error_of((base / "used").string()), "");  // the lock is free again
+  EXPECT_EQ(lock_error_of((base / "used").string()), "");  // the lock is free again
 }
 
 }  // namespace
