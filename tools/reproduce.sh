@@ -161,8 +161,8 @@ print(max(sys.argv[1:], key=lambda d: json.loads(open(d + "/metrics.jsonl").read
   # The committed runs that are not done: a baseline seed still training; a BN run not started,
   # still training below the baseline's best, or stopped at an earlier, lower target than it (seeds
   # 2-3 ran against 91% while the baseline still rose). Until none is left, the table is interim.
-  # A BN run past the baseline's best and training on to its plateau has a final crossing: only its
-  # max accuracy can still change, which a note says.
+  # A BN run past the baseline's best and training on (to its plateau or its step cap) has a final
+  # crossing: only its max accuracy can still change, which a note says.
   goal=$(best_of "$committed/${baseline}"_s*)
   unfinished="" past=""
   for d in "$committed/${baseline}"_s*; do [ -n "$(ended "$d")" ] || unfinished+=", $(basename "$d")"; done
@@ -182,8 +182,8 @@ print(max(sys.argv[1:], key=lambda d: json.loads(open(d + "/metrics.jsonl").read
   unfinished=${unfinished#, } past=${past#, }
   if [ -n "$past" ]; then
     echo
-    echo "NOTE: past the baseline's best and training on to their plateau: $past. Their crossings"
-    echo "are final; their max accuracy is not."
+    echo "NOTE: past the baseline's best and training on (to their plateau or step cap): $past."
+    echo "Their crossings are final; their max accuracy is not."
   fi
   if [ -n "$unfinished" ]; then
     echo
